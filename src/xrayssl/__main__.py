@@ -1,0 +1,3 @@
+from xrayssl.cli import main
+
+main()

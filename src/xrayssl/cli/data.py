@@ -1,0 +1,20 @@
+"""CLI commands: synth prepare."""
+
+from __future__ import annotations
+
+import typer
+
+from xrayssl.cli.not_built import PASS_THROUGH, not_built
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("synth", context_settings=PASS_THROUGH)
+    def synth_command() -> None:
+        """(not built yet)"""
+        not_built("synth")
+
+    @app.command("prepare", context_settings=PASS_THROUGH)
+    def prepare_command() -> None:
+        """(not built yet)"""
+        not_built("prepare")
+

@@ -1,0 +1,15 @@
+"""CLI commands: probe."""
+
+from __future__ import annotations
+
+import typer
+
+from xrayssl.cli.not_built import PASS_THROUGH, not_built
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("probe", context_settings=PASS_THROUGH)
+    def probe_command() -> None:
+        """(not built yet)"""
+        not_built("probe")
+

@@ -1,0 +1,1 @@
+"""Loading X-ray collections into records, and preparing them into a cache."""

@@ -1,0 +1,156 @@
+"""The prepared cache: every image decoded, resized and contrast-enhanced once.
+
+Layout of a cache folder::
+
+    images.npy    (N, S, S) uint8, opened as a read-only memory map
+    masks.npy     (N, S, S) uint8 lesion masks (0/255), only when the source has masks
+    index.json    {"version", "size", "config", "config_hash", "records": [...]}
+    skipped.csv   path,reason for every input that could not be used
+
+``index.json`` is written last and atomically, so a folder without it is never mistaken for
+a finished cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrayssl.data.records import Record
+from xrayssl.errors import XraySSLError
+
+CACHE_VERSION = 1
+INDEX_FILE = "index.json"
+IMAGES_FILE = "images.npy"
+MASKS_FILE = "masks.npy"
+SKIPPED_FILE = "skipped.csv"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class PreparedCache:
+    """A finished cache, opened for reading. Images stay on disk until indexed."""
+
+    root: Path
+    images: np.ndarray  # (N, S, S) uint8 memmap
+    records: list[Record]
+    size: int
+    config: dict[str, Any]
+    config_hash: str
+    masks: np.ndarray | None = None  # (N, S, S) uint8 memmap or None
+    _labels: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, root: str | Path) -> PreparedCache:
+        root = Path(root)
+        index_path = root / INDEX_FILE
+        if not index_path.is_file():
+            raise XraySSLError(
+                f"{root} is not a prepared cache (no {INDEX_FILE}). "
+                f"Create one with: xrayssl prepare SOURCE --out {root}"
+            )
+        try:
+            index = json.loads(index_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise XraySSLError(
+                f"{index_path} is damaged ({err}); prepare the cache again"
+            ) from None
+        if index.get("version") != CACHE_VERSION:
+            raise XraySSLError(
+                f"{root} was prepared by another version of xrayssl "
+                f"(cache version {index.get('version')}, expected {CACHE_VERSION}); "
+                "prepare it again"
+            )
+        images = np.load(root / IMAGES_FILE, mmap_mode="r")
+        records = [Record.from_dict(row) for row in index["records"]]
+        if images.shape[0] != len(records):
+            raise XraySSLError(
+                f"{root}: {images.shape[0]} images but {len(records)} records; prepare it again"
+            )
+        masks_path = root / MASKS_FILE
+        masks = np.load(masks_path, mmap_mode="r") if masks_path.is_file() else None
+        return cls(
+            root=root,
+            images=images,
+            records=records,
+            size=int(index["size"]),
+            config=dict(index["config"]),
+            config_hash=str(index["config_hash"]),
+            masks=masks,
+        )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels as int64, -1 where unknown."""
+        if self._labels is None:
+            self._labels = np.array(
+                [-1 if r.label is None else r.label for r in self.records], dtype=np.int64
+            )
+        return self._labels
+
+    def select(
+        self,
+        splits: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        labelled_only: bool = False,
+    ) -> np.ndarray:
+        """Indices of the records that match every given filter."""
+        keep = [
+            i
+            for i, r in enumerate(self.records)
+            if (splits is None or r.split in splits)
+            and (body_parts is None or r.body_part in body_parts)
+            and (not labelled_only or r.label is not None)
+        ]
+        return np.asarray(keep, dtype=np.int64)
+
+    def body_parts(self) -> list[str]:
+        return sorted({r.body_part for r in self.records})
+
+
+def write_index(
+    root: Path,
+    records: Iterable[Record],
+    size: int,
+    config: dict[str, Any],
+    config_hash: str,
+) -> None:
+    """Mark a cache finished. Call only after ``images.npy`` (and masks) are flushed."""
+    atomic_write_json(
+        root / INDEX_FILE,
+        {
+            "version": CACHE_VERSION,
+            "size": size,
+            "config": config,
+            "config_hash": config_hash,
+            "records": [r.to_dict() for r in records],
+        },
+    )

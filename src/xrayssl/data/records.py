@@ -1,0 +1,48 @@
+"""One Record per image: the common currency between loaders, prepare, splits and probes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BODY_PARTS = ("elbow", "finger", "forearm", "hand", "humerus", "shoulder", "wrist")
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Record:
+    """An image and what is known about it.
+
+    ``label`` is 1 for abnormal, 0 for normal, None when unknown. ``patient_id`` groups
+    images for patient-level splits; ``study_id`` groups the views of one study (MURA's
+    study-level metrics). ``split`` is None when the source has no split of its own.
+    ``path`` may be a file path or, for array sources such as MedMNIST, ``file.npz#key/index``.
+    ``mask_path`` points at a lesion mask when one exists (synthetic data).
+    """
+
+    path: str
+    label: int | None
+    body_part: str = "unknown"
+    patient_id: str = ""
+    study_id: str = ""
+    split: str | None = None
+    source: str = ""
+    mask_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Record:
+        fields: dict[str, Any] = {k: row.get(k) for k in cls.__dataclass_fields__}
+        label = fields["label"]
+        fields["label"] = None if label in (None, "", "None") else int(label)
+        for key in ("mask_path", "split"):
+            if fields[key] in ("", "None"):
+                fields[key] = None
+        for key in ("body_part", "patient_id", "study_id", "source"):
+            if fields[key] is None:
+                fields[key] = "" if key != "body_part" else "unknown"
+            else:
+                fields[key] = str(fields[key])
+        return cls(**fields)
