@@ -1,4 +1,4 @@
-"""CLI commands: synth prepare."""
+"""CLI commands: prepare."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from xrayssl.cli.not_built import PASS_THROUGH, not_built
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("synth", context_settings=PASS_THROUGH)
-    def synth_command() -> None:
-        """(not built yet)"""
-        not_built("synth")
-
     @app.command("prepare", context_settings=PASS_THROUGH)
     def prepare_command() -> None:
         """(not built yet)"""

@@ -1,0 +1,14 @@
+"""CLI commands: synth."""
+
+from __future__ import annotations
+
+import typer
+
+from xrayssl.cli.not_built import PASS_THROUGH, not_built
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("synth", context_settings=PASS_THROUGH)
+    def synth_command() -> None:
+        """(not built yet)"""
+        not_built("synth")

@@ -1,0 +1,23 @@
+from pathlib import Path
+
+import pytest
+from conftest import MakeCache
+
+from xrayssl.data.cache import PreparedCache
+from xrayssl.errors import XraySSLError
+
+
+def test_cache_roundtrip_and_select(make_cache: MakeCache) -> None:
+    cache = make_cache(n=16, size=16)
+    again = PreparedCache.open(cache.root)
+    assert again.images.shape == (16, 16, 16)
+    assert again.records == cache.records
+    assert set(again.labels.tolist()) == {0, 1}
+    valid = again.select(splits=["valid"])
+    assert all(again.records[i].split == "valid" for i in valid)
+    assert again.masks is not None and again.masks[again.labels == 0].max() == 0
+
+
+def test_folder_without_index_is_not_a_cache(tmp_path: Path) -> None:
+    with pytest.raises(XraySSLError, match="not a prepared cache"):
+        PreparedCache.open(tmp_path)
