@@ -1,0 +1,150 @@
+"""Pictures of CAMs: one overlay PNG per image, and a comparison sheet of the same images
+(true positives, false negatives, false positives) across several encoders side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from xrayssl.explain.gradcam import overlay
+from xrayssl.explain.localization import pointing_game_hit
+
+CaseKind = Literal["TP", "FN", "FP", "abnormal", "normal"]
+
+CASE_TITLES: dict[str, str] = {
+    "TP": "true positive",
+    "FN": "false negative",
+    "FP": "false positive",
+    "abnormal": "abnormal",
+    "normal": "normal",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of a comparison sheet: a position in the explained image list and its kind."""
+
+    position: int
+    kind: CaseKind
+
+
+def select_cases(
+    labels: np.ndarray,
+    scores: np.ndarray | None,
+    per_kind: int = 3,
+    threshold: float = 0.5,
+) -> list[Case]:
+    """Pick rows for a sheet from one reference model's scores.
+
+    With scores: the most confident true positives, the worst-missed false negatives and the
+    most confident false positives, ``per_kind`` of each (fewer when there are fewer).
+    Without scores (probe-free): the first ``per_kind`` abnormal and normal images.
+    """
+    labels = np.asarray(labels)
+    if scores is None:
+        abnormal = np.flatnonzero(labels == 1)[:per_kind]
+        normal = np.flatnonzero(labels == 0)[:per_kind]
+        return [Case(int(i), "abnormal") for i in abnormal] + [
+            Case(int(i), "normal") for i in normal
+        ]
+    scores = np.asarray(scores)
+    predicted = scores >= threshold
+    chosen: list[Case] = []
+    groups: list[tuple[CaseKind, np.ndarray, bool]] = [
+        ("TP", (labels == 1) & predicted, True),  # highest score first
+        ("FN", (labels == 1) & ~predicted, False),  # lowest score first: the clearest misses
+        ("FP", (labels == 0) & predicted, True),
+    ]
+    for kind, member, highest_first in groups:
+        candidates = np.flatnonzero(member)
+        order = np.argsort(scores[candidates], kind="stable")
+        if highest_first:
+            order = order[::-1]
+        chosen.extend(Case(int(candidates[i]), kind) for i in order[:per_kind])
+    return chosen
+
+
+@dataclass
+class ExplainedModel:
+    """One column of a sheet: CAMs (N, H, W) for the shared image list, and its scores."""
+
+    name: str
+    cams: np.ndarray
+    scores: np.ndarray | None
+
+
+def save_overlays(
+    out_dir: Path, images: Sequence[np.ndarray], cams: np.ndarray, names: Sequence[str]
+) -> list[Path]:
+    """Write ``<name>.png`` (RGB heat-map overlay) for every image; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image, cam, name in zip(images, cams, names, strict=True):
+        path = out_dir / f"{name}.png"
+        Image.fromarray(overlay(image, cam)).save(path)
+        paths.append(path)
+    return paths
+
+
+def comparison_sheet(
+    path: Path,
+    images: Sequence[np.ndarray],
+    cases: Sequence[Case],
+    models: Sequence[ExplainedModel],
+    masks: np.ndarray | None = None,
+    image_labels: Sequence[str] | None = None,
+    cell_inches: float = 1.9,
+) -> Path:
+    """One PNG: a row per case, the image (with the lesion outline) then one CAM per model.
+
+    Each CAM cell shows the model's abnormality probability and, when a mask exists, whether
+    the CAM's peak (marked +) falls in the lesion.
+    """
+    rows = max(len(cases), 1)
+    cols = 1 + len(models)
+    figure = Figure(figsize=(cell_inches * cols, cell_inches * rows + 0.4), dpi=100)
+    FigureCanvasAgg(figure)
+    grid = figure.subplots(rows, cols, squeeze=False)
+    for axis in grid.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if not cases:
+        grid[0, 0].text(0.5, 0.5, "no cases to show", ha="center", va="center")
+    for row, case in enumerate(cases):
+        image = images[case.position]
+        mask = masks[case.position] if masks is not None else None
+        has_lesion = mask is not None and bool(np.any(mask > 0))
+        first = grid[row, 0]
+        first.imshow(image, cmap="gray", vmin=0, vmax=255)
+        if has_lesion and mask is not None:
+            first.contour(mask > 0, levels=[0.5], colors=["#00e5ff"], linewidths=0.8)
+        label = image_labels[case.position] if image_labels is not None else f"#{case.position}"
+        first.set_ylabel(f"{CASE_TITLES[case.kind]}\n{label}", fontsize=8)
+        if row == 0:
+            first.set_title("image (lesion outlined)" if masks is not None else "image",
+                            fontsize=8)
+        for col, model in enumerate(models, start=1):
+            axis = grid[row, col]
+            cam = model.cams[case.position]
+            axis.imshow(overlay(image, cam))
+            peak_row, peak_col = np.unravel_index(int(np.argmax(cam)), cam.shape)
+            axis.plot([peak_col], [peak_row], marker="+", color="white", markersize=8, mew=1.5)
+            notes = []
+            if model.scores is not None:
+                notes.append(f"p={model.scores[case.position]:.2f}")
+            if has_lesion and mask is not None:
+                notes.append("peak in lesion" if pointing_game_hit(cam, mask) else "peak outside")
+            axis.set_xlabel("  ".join(notes), fontsize=7)
+            if row == 0:
+                axis.set_title(model.name, fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
