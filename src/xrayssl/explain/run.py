@@ -1,0 +1,151 @@
+"""Explain one or several encoders on the same images: CAMs, overlays, a comparison sheet and
+localization scores, written to one folder.
+
+Output folder::
+
+    comparison.png                 same images (TP / FN / FP of the first model) x models
+    overlays/<model>/<index>.png   one overlay per image and model
+    explain.json                   models, localization scores, the images and cases shown
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xrayssl.data.cache import PreparedCache, atomic_write_json
+from xrayssl.errors import XraySSLError
+from xrayssl.explain.gradcam import ShowOn, compute_cams, display_images
+from xrayssl.explain.localization import localization_score
+from xrayssl.explain.sheets import ExplainedModel, comparison_sheet, save_overlays, select_cases
+
+EXPLAIN_FILE = "explain.json"
+SHEET_FILE = "comparison.png"
+
+
+@dataclass
+class ModelToExplain:
+    """An encoder with, optionally, the probe whose logit is the Grad-CAM target."""
+
+    name: str
+    encoder: nn.Module
+    probe_linear: nn.Linear | None = None
+
+
+def load_model(encoder_path: Path, probe_path: Path | None = None,
+               name: str | None = None) -> ModelToExplain:
+    """Load ``encoder.pt`` (and ``probe.json``); a run folder holding both may be given."""
+    from xrayssl.evaluate.probe import LinearProbe
+    from xrayssl.models.encoders import load_encoder
+
+    encoder_path = Path(encoder_path)
+    if encoder_path.is_dir():
+        folder = encoder_path
+        encoder_path = folder / "encoder.pt"
+        if probe_path is None and (folder / "probe.json").is_file():
+            probe_path = folder / "probe.json"
+    encoder, meta = load_encoder(encoder_path)
+    linear = LinearProbe.load(probe_path).as_linear() if probe_path is not None else None
+    if name is None:
+        policy = meta.get("policy")
+        method = meta.get("method")
+        name = " ".join(str(part) for part in (method, policy) if part) or encoder_path.parent.name
+    return ModelToExplain(name=name, encoder=encoder, probe_linear=linear)
+
+
+def pick_images(cache: PreparedCache, split: str | None, max_images: int, seed: int) -> np.ndarray:
+    """Labelled images of ``split`` (default: test, else valid, else all), at most
+    ``max_images`` drawn with a seeded generator, in cache order."""
+    if split is None:
+        present = {r.split for r in cache.records}
+        split = next((s for s in ("test", "valid") if s in present), None)
+    pool = cache.select(splits=[split] if split else None, labelled_only=True)
+    if pool.size == 0:
+        raise XraySSLError(
+            f"{cache.root}: no labelled images{f' in split {split!r}' if split else ''} "
+            "to explain; choose another --split"
+        )
+    if pool.size > max_images:
+        pool = np.sort(np.random.default_rng(seed).choice(pool, size=max_images, replace=False))
+    return pool
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+=-]+", "_", name).strip("_") or "model"
+
+
+@dataclass
+class ExplainSummary:
+    out_dir: Path
+    sheet: Path
+    localization: dict[str, dict[str, float | int] | None]  # model name -> score (None: no masks)
+
+
+def explain_models(
+    models: Sequence[ModelToExplain],
+    cache: PreparedCache,
+    out_dir: Path,
+    *,
+    split: str | None = None,
+    max_images: int = 64,
+    per_kind: int = 3,
+    show_on: ShowOn = "original",
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    batch_size: int = 32,
+) -> ExplainSummary:
+    """CAMs of every model on the same images; sheet rows chosen from the first model."""
+    if not models:
+        raise XraySSLError("no model to explain")
+    if len({m.name for m in models}) != len(models):
+        raise XraySSLError(f"model names must differ: {[m.name for m in models]}")
+    run_device = device if device is not None else (
+        "cuda" if torch.cuda.is_available() else "cpu"
+    )
+    indices = pick_images(cache, split, max_images, seed)
+    labels = cache.labels[indices]
+    batch = np.asarray(cache.images[indices])  # (N, S, S) uint8
+    masks = np.asarray(cache.masks[indices]) if cache.masks is not None else None
+    shown = display_images(cache, [int(i) for i in indices], show_on)
+    explained: list[ExplainedModel] = []
+    localization: dict[str, dict[str, float | int] | None] = {}
+    for model in models:
+        result = compute_cams(model.encoder, batch, probe_linear=model.probe_linear,
+                              batch_size=batch_size, device=run_device)
+        explained.append(ExplainedModel(model.name, result.cams, result.scores))
+        abnormal_with_mask = (
+            (labels == 1) & np.any(masks > 0, axis=(1, 2)) if masks is not None else None
+        )
+        if masks is not None and abnormal_with_mask is not None and abnormal_with_mask.any():
+            score = localization_score(result.cams[abnormal_with_mask], masks[abnormal_with_mask])
+            localization[model.name] = score.to_dict()
+        else:
+            localization[model.name] = None
+        save_overlays(out_dir / "overlays" / safe_name(model.name), shown.images, result.cams,
+                      [f"{int(i):06d}" for i in indices])
+    cases = select_cases(labels, explained[0].scores, per_kind=per_kind)
+    image_labels = [f"{cache.records[int(i)].body_part} #{int(i)}" for i in indices]
+    sheet = comparison_sheet(out_dir / SHEET_FILE, shown.images, cases, explained, masks,
+                             image_labels)
+    record: dict[str, Any] = {
+        "models": [
+            {"name": m.name, "target": "probe logit" if m.probe_linear is not None
+             else "own embedding", "localization": localization[m.name]}
+            for m in models
+        ],
+        "cache": str(cache.root),
+        "images": [int(i) for i in indices],
+        "cases": [{"index": int(indices[c.position]), "kind": c.kind} for c in cases],
+        "case_rows_from": models[0].name,
+        "shown_on": show_on,
+        "originals_missing": {str(int(indices[p])): why for p, why in shown.fallbacks.items()},
+    }
+    atomic_write_json(out_dir / EXPLAIN_FILE, record)
+    return ExplainSummary(out_dir=out_dir, sheet=sheet, localization=localization)
