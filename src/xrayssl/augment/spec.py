@@ -1,0 +1,227 @@
+"""The policy spec language: one string names a whole augmentation policy.
+
+Grammar (spaces allowed between tokens)::
+
+    policy := "" | "identity" | op ("+" op)*
+    op     := NAME [ "(" [ arg ("," arg)* ] ")" ]
+    arg    := NAME "=" value
+    value  := NUMBER | NUMBER "-" NUMBER | WORD          # 0.3-1 is a uniform range
+
+Example: ``crop(scale=0.3-1)+flip+rotation(deg=15)+chessboard(grid=4-8,p=0.5)``.
+Ops run left to right. ``Policy.spec`` is the canonical form: full op names, only the
+parameters that differ from their defaults, numbers in their shortest exact form, so
+``parse_policy(policy.spec)`` rebuilds the same policy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from xrayssl.augment.base import AugmentOp, GeometricOp, apply_geometric
+from xrayssl.augment.ops import OPS
+from xrayssl.augment.params import Param, Value
+from xrayssl.errors import XraySSLError
+
+ALIASES = {"crop": "random_resized_crop", "blur": "gaussian_blur", "erasing": "random_erasing"}
+IDENTITY = "identity"
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_VALUE = re.compile(rf"(?P<low>{_NUMBER})(?:\s*-\s*(?P<high>{_NUMBER}))?(?![A-Za-z0-9_.])")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Policy(nn.Module):
+    """A sequence of ops applied left to right to a batch ``(B, C, H, W)`` in [0, 1].
+
+    Runs of consecutive geometric ops are resampled once through their composed affine map.
+    The output has the input's shape, dtype and device and is clamped to [0, 1].
+    """
+
+    def __init__(self, ops: Sequence[AugmentOp] = ()) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(ops)
+
+    @property
+    def spec(self) -> str:
+        return "+".join(op.spec for op in self.op_list()) if len(self.ops) else IDENTITY
+
+    def op_list(self) -> list[AugmentOp]:
+        return [op for op in self.ops if isinstance(op, AugmentOp)]
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"a policy takes a float batch (B, C, H, W); got {tuple(x.shape)} {x.dtype}"
+            )
+        ops = self.op_list()
+        start = 0
+        while start < len(ops):
+            stop = start
+            while stop < len(ops) and isinstance(ops[stop], GeometricOp):
+                stop += 1
+            if stop > start:
+                geometric = [op for op in ops[start:stop] if isinstance(op, GeometricOp)]
+                x = apply_geometric(geometric, x, generator)
+                start = stop
+            else:
+                x = ops[start](x, generator)
+                start += 1
+        return x.clamp(0.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"spec={self.spec!r}"
+
+
+@dataclass
+class _Parser:
+    text: str
+    pos: int = 0
+
+    def fail(self, message: str, at: int | None = None) -> XraySSLError:
+        at = self.pos if at is None else at
+        return XraySSLError(
+            f"cannot read augmentation policy: {message}\n  {self.text}\n  {' ' * at}^"
+        )
+
+    def skip_spaces(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def peek(self) -> str:
+        self.skip_spaces()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def expect(self, char: str, what: str) -> None:
+        if self.peek() != char:
+            found = repr(self.peek()) if self.peek() else "the end"
+            raise self.fail(f"expected {char!r} {what}, found {found}")
+        self.pos += 1
+
+    def name(self, what: str) -> tuple[str, int]:
+        self.skip_spaces()
+        match = _NAME.match(self.text, self.pos)
+        if not match:
+            found = repr(self.peek()) if self.peek() else "the end"
+            raise self.fail(f"expected {what}, found {found}")
+        self.pos = match.end()
+        return match.group(), match.start()
+
+    def policy(self) -> Policy:
+        if self.text.strip() in ("", IDENTITY):
+            return Policy()
+        ops = [self.op()]
+        while self.peek() == "+":
+            self.pos += 1
+            ops.append(self.op())
+        if self.peek():
+            raise self.fail(f"expected '+' or the end, found {self.peek()!r}")
+        return Policy(ops)
+
+    def op(self) -> AugmentOp:
+        written, start = self.name("an op name")
+        name = ALIASES.get(written, written)
+        if name == IDENTITY:
+            raise self.fail("'identity' stands alone; leave it out of a composed policy", start)
+        if name not in OPS:
+            raise self.fail(unknown_op_message(name), start)
+        cls = OPS.get(name)
+        kwargs: dict[str, Any] = {}  # checked against cls.params, then by cls itself
+        if self.peek() == "(":
+            self.pos += 1
+            if self.peek() != ")":
+                self.arg(cls, kwargs)
+                while self.peek() == ",":
+                    self.pos += 1
+                    self.arg(cls, kwargs)
+            self.expect(")", f"to close {written}(")
+        try:
+            return cls(**kwargs)
+        except ValueError as err:
+            raise self.fail(f"{name}: {err}", start) from None
+
+    def arg(self, cls: type[AugmentOp], kwargs: dict[str, Any]) -> None:
+        key, start = self.name("a parameter name")
+        params = {param.name: param for param in cls.params}
+        if key not in params:
+            close = difflib.get_close_matches(key, list(params), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise self.fail(f"{cls.name} has no parameter {key!r}.{hint} "
+                            f"Its parameters: {', '.join(params)}", start)
+        if key in kwargs:
+            raise self.fail(f"{key} is given twice", start)
+        self.expect("=", f"after {key}")
+        self.skip_spaces()
+        kwargs[key] = self.value(params[key])
+
+    def value(self, param: Param) -> Value:
+        start = self.pos
+        if param.kind in ("bool", "choice"):
+            match = _WORD.match(self.text, self.pos)
+            word = match.group() if match else ""
+            if param.kind == "bool":
+                lowered = word.lower()
+                if lowered not in ("true", "false"):
+                    raise self.fail(f"{param.name} takes true or false", start)
+                self.pos += len(word)
+                return lowered == "true"
+            if word not in param.choices:
+                raise self.fail(f"{param.name} takes one of {'|'.join(param.choices)}", start)
+            self.pos += len(word)
+            return word
+        match = _VALUE.match(self.text, self.pos)
+        if not match:
+            raise self.fail(f"{param.name} takes a number"
+                            + (" or a range like 0.3-1" if "range" in param.kind else ""), start)
+        self.pos = match.end()
+        low_text, high_text = match.group("low"), match.group("high")
+        if high_text is not None and "range" not in param.kind:
+            raise self.fail(f"{param.name} takes one number, not a range", start)
+        integer = param.kind in ("int", "int_range")
+        numbers = [self.number(text, integer, param, start) for text in (low_text, high_text)
+                   if text is not None]
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            raise self.fail(f"{param.name}: range low end {numbers[0]} is above high end "
+                            f"{numbers[1]}", start)
+        if "range" in param.kind:
+            return (numbers[0], numbers[-1])
+        return numbers[0]
+
+    def number(self, text: str, integer: bool, param: Param, start: int) -> float | int:
+        if integer:
+            if not re.fullmatch(r"[+-]?\d+", text):
+                raise self.fail(f"{param.name} takes whole numbers, got {text}", start)
+            number: float | int = int(text)
+        else:
+            number = float(text)
+        if (param.low is not None and number < param.low) or (
+            param.high is not None and number > param.high
+        ):
+            raise self.fail(f"{param.name}={text} is outside [{param.low}, {param.high}]", start)
+        return number
+
+
+def unknown_op_message(name: str) -> str:
+    """Registry's message with the aliases added to the suggestions."""
+    names = OPS.names() + sorted(ALIASES)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"unknown augmentation op {name!r}.{hint} Known: {', '.join(OPS.names())} "
+            f"(aliases: {', '.join(f'{a}={t}' for a, t in sorted(ALIASES.items()))})")
+
+
+def parse_policy(spec: str) -> Policy:
+    """Build the policy a spec string names; errors point at the offending character."""
+    if not isinstance(spec, str):
+        raise XraySSLError(f"an augmentation policy is a string, got {type(spec).__name__}")
+    return _Parser(spec).policy()
