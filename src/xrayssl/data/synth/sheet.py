@@ -1,0 +1,83 @@
+"""Contact sheet: for every body part, normal films and one film of each abnormality kind.
+
+Abnormal tiles carry a thin outline of the (dilated) lesion mask so a reader can find a
+subtle lesion and check that the mask sits on it; the outline is drawn around the lesion,
+not over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from xrayssl.data.records import BODY_PARTS
+from xrayssl.data.synth.anatomy import Physique
+from xrayssl.data.synth.lesions import KINDS, sample_lesion
+from xrayssl.data.synth.render import render_view
+from xrayssl.data.synth.study import FINGERS, lesion_site, parse_difficulty
+from xrayssl.errors import XraySSLError
+
+U8 = NDArray[np.uint8]
+OUTLINE_BGR = (40, 80, 255)
+_SHEET_TAG = 5
+
+
+def _tile(image: U8, mask: U8 | None, tile: int) -> U8:
+    """Fit (keep aspect, pad black) into a square tile; outline the lesion in colour."""
+    h, w = image.shape
+    scale = tile / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    if mask is not None:
+        small_mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
+        grown = cv2.dilate(small_mask, np.ones((7, 7), np.uint8))
+        contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(rgb, contours, -1, OUTLINE_BGR, 1, cv2.LINE_AA)
+    out = np.zeros((tile, tile, 3), dtype=np.uint8)
+    y0, x0 = (tile - nh) // 2, (tile - nw) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = rgb
+    return out
+
+
+def _label(width: int, height: int, text: str) -> U8:
+    strip = np.full((height, width, 3), 24, dtype=np.uint8)
+    cv2.putText(strip, text, (4, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1,
+                cv2.LINE_AA)
+    return strip
+
+
+def render_contact_sheet(path: Path, parts: Sequence[str] = BODY_PARTS, seed: int = 0,
+                         size: int = 256, tile: int = 112, normals: int = 2,
+                         difficulty: str | float = "easy") -> Path:
+    """Rows = body parts; columns = ``normals`` normal films, then one film per lesion kind."""
+    level = parse_difficulty(difficulty)
+    columns = [("normal", None)] * normals + [(kind, kind) for kind in KINDS]
+    label_h = 18
+    header = np.hstack([_label(tile, label_h, "")] + [_label(tile, label_h, name)
+                                                        for name, _ in columns])
+    rows = [header]
+    for r, part in enumerate(parts):
+        tiles = [_label(tile, tile, part)]
+        for c, (_, kind) in enumerate(columns):
+            rng = np.random.default_rng([seed, _SHEET_TAG, r, c])
+            physique = Physique.sample(rng)
+            finger = FINGERS[int(rng.integers(1, 5))]
+            lesion = None
+            if kind is not None:
+                bone, t = lesion_site(part, finger, rng)
+                lesion = sample_lesion(kind, bone, t, level, rng)
+            rendered = render_view(part, physique, c, bool(rng.random() < 0.5), lesion, finger,
+                                   size, rng)
+            tiles.append(_tile(rendered.image, rendered.mask if lesion else None, tile))
+        rows.append(np.hstack(tiles))
+    sheet = np.vstack(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+        raise XraySSLError(f"could not write the contact sheet to {path}")
+    return path
