@@ -11,7 +11,7 @@ Output folder::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class ModelToExplain:
     name: str
     encoder: nn.Module
     probe_linear: nn.Linear | None = None
+    run: str | None = None  # the study run folder it came from, if any
 
 
 def load_model(encoder_path: Path, probe_path: Path | None = None,
@@ -88,8 +89,11 @@ class ExplainSummary:
     localization: dict[str, dict[str, float | int] | None]  # model name -> score (None: no masks)
 
 
+ModelSource = ModelToExplain | Callable[[], ModelToExplain]
+
+
 def explain_models(
-    models: Sequence[ModelToExplain],
+    models: Sequence[ModelSource],
     cache: PreparedCache,
     out_dir: Path,
     *,
@@ -100,12 +104,18 @@ def explain_models(
     seed: int = 0,
     device: str | torch.device | None = None,
     batch_size: int = 32,
+    in_sheet: Sequence[int] | None = None,
+    overlays: bool = True,
 ) -> ExplainSummary:
-    """CAMs of every model on the same images; sheet rows chosen from the first model."""
+    """CAMs of every model on the same images; sheet rows chosen from the first sheet model.
+
+    A model may be given as a function that loads it, so a whole study is explained with one
+    encoder in memory at a time. ``in_sheet``: positions of the models shown as sheet columns
+    (default all); every model gets a localization score.
+    """
     if not models:
         raise XraySSLError("no model to explain")
-    if len({m.name for m in models}) != len(models):
-        raise XraySSLError(f"model names must differ: {[m.name for m in models]}")
+    columns = list(range(len(models))) if in_sheet is None else list(in_sheet)
     run_device = device if device is not None else (
         "cuda" if torch.cuda.is_available() else "cpu"
     )
@@ -113,39 +123,43 @@ def explain_models(
     labels = cache.labels[indices]
     batch = np.asarray(cache.images[indices])  # (N, S, S) uint8
     masks = np.asarray(cache.masks[indices]) if cache.masks is not None else None
+    scored = (labels == 1) & np.any(masks > 0, axis=(1, 2)) if masks is not None else None
     shown = display_images(cache, [int(i) for i in indices], show_on)
-    explained: list[ExplainedModel] = []
-    localization: dict[str, dict[str, float | int] | None] = {}
-    for model in models:
+    explained: dict[int, ExplainedModel] = {}
+    entries: list[dict[str, Any]] = []
+    for position, source in enumerate(models):
+        model = source if isinstance(source, ModelToExplain) else source()
+        if model.name in {entry["name"] for entry in entries}:
+            raise XraySSLError(f"two models are named {model.name!r}; names must differ")
         result = compute_cams(model.encoder, batch, probe_linear=model.probe_linear,
                               batch_size=batch_size, device=run_device)
-        explained.append(ExplainedModel(model.name, result.cams, result.scores))
-        abnormal_with_mask = (
-            (labels == 1) & np.any(masks > 0, axis=(1, 2)) if masks is not None else None
-        )
-        if masks is not None and abnormal_with_mask is not None and abnormal_with_mask.any():
-            score = localization_score(result.cams[abnormal_with_mask], masks[abnormal_with_mask])
-            localization[model.name] = score.to_dict()
-        else:
-            localization[model.name] = None
-        save_overlays(out_dir / "overlays" / safe_name(model.name), shown.images, result.cams,
-                      [f"{int(i):06d}" for i in indices])
-    cases = select_cases(labels, explained[0].scores, per_kind=per_kind)
+        score = None
+        if masks is not None and scored is not None and scored.any():
+            score = localization_score(result.cams[scored], masks[scored]).to_dict()
+        entries.append({"name": model.name, "run": model.run, "localization": score,
+                        "target": "probe logit" if model.probe_linear is not None
+                        else "own embedding"})
+        if position in columns:
+            explained[position] = ExplainedModel(model.name, result.cams, result.scores)
+        if overlays:
+            save_overlays(out_dir / "overlays" / safe_name(model.name), shown.images,
+                          result.cams, [f"{int(i):06d}" for i in indices])
+        del model, result
+    sheet_models = [explained[p] for p in columns if p in explained]
+    cases = select_cases(labels, sheet_models[0].scores, per_kind=per_kind)
     image_labels = [f"{cache.records[int(i)].body_part} #{int(i)}" for i in indices]
-    sheet = comparison_sheet(out_dir / SHEET_FILE, shown.images, cases, explained, masks,
+    sheet = comparison_sheet(out_dir / SHEET_FILE, shown.images, cases, sheet_models, masks,
                              image_labels)
     record: dict[str, Any] = {
-        "models": [
-            {"name": m.name, "target": "probe logit" if m.probe_linear is not None
-             else "own embedding", "localization": localization[m.name]}
-            for m in models
-        ],
+        "models": entries,
+        "sheet_columns": [m.name for m in sheet_models],
         "cache": str(cache.root),
         "images": [int(i) for i in indices],
         "cases": [{"index": int(indices[c.position]), "kind": c.kind} for c in cases],
-        "case_rows_from": models[0].name,
+        "case_rows_from": sheet_models[0].name,
         "shown_on": show_on,
         "originals_missing": {str(int(indices[p])): why for p, why in shown.fallbacks.items()},
     }
     atomic_write_json(out_dir / EXPLAIN_FILE, record)
-    return ExplainSummary(out_dir=out_dir, sheet=sheet, localization=localization)
+    return ExplainSummary(out_dir=out_dir, sheet=sheet,
+                          localization={e["name"]: e["localization"] for e in entries})

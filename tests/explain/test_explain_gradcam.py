@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from standins import RegionEncoder, sum_probe, two_square_image
+from explain_standins import RegionEncoder, sum_probe, two_square_image
 
 from xrayssl.errors import XraySSLError
 from xrayssl.explain.gradcam import as_image_batch, compute_cams, overlay

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeCache
+from explain_standins import RegionEncoder, sum_probe
 from PIL import Image
-from standins import RegionEncoder, sum_probe
 
 from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ModelToExplain, explain_models

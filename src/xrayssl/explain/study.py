@@ -1,0 +1,65 @@
+"""Grad-CAM for a whole study: a localization score for every trial, and one comparison sheet
+with the best and the worst trial of each method side by side (``<study>/gradcam/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from xrayssl.data.cache import PreparedCache
+from xrayssl.explain.run import ExplainSummary, ModelToExplain, explain_models, load_model
+
+
+@dataclass(frozen=True)
+class TrialRef:
+    """A trial folder to explain; trials are passed best first."""
+
+    run: str  # folder relative to the study folder
+    folder: Path
+    method: str
+    label: str  # how the trial is named on the sheet (method and policy)
+
+
+def sheet_positions(trials: Sequence[TrialRef]) -> list[int]:
+    """Best and worst trial per method (trials are ranked best first), methods in order."""
+    positions: list[int] = []
+    for method in dict.fromkeys(t.method for t in trials):
+        mine = [i for i, t in enumerate(trials) if t.method == method]
+        positions.extend(dict.fromkeys([mine[0], mine[-1]]))
+    return positions
+
+
+def _load(trial: TrialRef) -> ModelToExplain:
+    model = load_model(trial.folder / "encoder.pt", trial.folder / "probe.json", name=trial.label)
+    model.run = trial.run
+    return model
+
+
+def explain_trials(
+    trials: Sequence[TrialRef],
+    cache: PreparedCache,
+    out_dir: Path,
+    *,
+    per_kind: int = 2,
+    max_images: int = 64,
+    device: str | torch.device | None = None,
+) -> ExplainSummary | None:
+    """Explain every trial that kept ``encoder.pt`` and ``probe.json``; None if none did."""
+    usable = [t for t in trials
+              if (t.folder / "encoder.pt").is_file() and (t.folder / "probe.json").is_file()]
+    if not usable:
+        return None
+    labels: set[str] = set()
+    named = []
+    for trial in usable:  # the sheet needs distinct names: add the folder when labels repeat
+        label = trial.label if trial.label not in labels else f"{trial.label} ({trial.run})"
+        labels.add(label)
+        named.append(TrialRef(trial.run, trial.folder, trial.method, label))
+    return explain_models(
+        [partial(_load, trial) for trial in named], cache, out_dir, per_kind=per_kind,
+        max_images=max_images, device=device, in_sheet=sheet_positions(named), overlays=False,
+    )
