@@ -111,9 +111,9 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
                           np.zeros_like(proximal.cortex), mask)
 
     gap = radius * (0.08 + 0.3 * s_)
-    shift_n = spec.side * radius * (0.05 + 0.6 * s_) * spec.shape[0]
+    shift_n = spec.side * radius * (0.05 + 0.6 * s_) * (0.3 + 0.7 * spec.shape[0])
     shift_a = -radius * 0.35 * s_ * spec.shape[1]  # override (fragments overlap: brighter band)
-    angle = math.radians(spec.side * (1 + 14 * s_) * spec.shape[2])
+    angle = math.radians(spec.side * (1 + 14 * s_) * (0.3 + 0.7 * spec.shape[2]))
     # distal fragment = proximal geometry rotated by ``angle`` about the centre, then shifted:
     # evaluate the unbroken bone at the inverse-transformed coordinates.
     qx = rx - np.float32(shift_n * normal[0] + shift_a * along[0])
@@ -144,8 +144,8 @@ def _lytic(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     offset = spec.side * radius * 0.35 * spec.shape[0]
     cx, cy = center[0] + offset * normal[0], center[1] + offset * normal[1]
     half_a = radius * (0.45 + 0.75 * s_) * (1 + 0.8 * spec.shape[1])
-    half_n = radius * (0.35 + 0.45 * s_)
-    depth = 0.35 + 0.55 * s_
+    half_n = radius * (0.3 + 0.6 * s_)
+    depth = 0.3 + 0.65 * s_
     rx, ry = xs - np.float32(cx), ys - np.float32(cy)
     qa = (rx * np.float32(along[0]) + ry * np.float32(along[1])) / np.float32(half_a)
     qn = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) / np.float32(half_n)
@@ -197,7 +197,7 @@ def _hardware(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> tuple[F32, 
 
     def add(box: F32, chord: float) -> None:
         nonlocal metal
-        metal = np.maximum(metal, box * np.float32(max(chord, 1.0)))
+        metal = np.maximum(metal, box * np.float32(chord))
 
     def at(a: float, n: float) -> Point:
         return (center[0] + a * along[0] + n * normal[0], center[1] + a * along[1] + n * normal[1])
@@ -227,8 +227,8 @@ def _hardware(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> tuple[F32, 
                 head = (c[0] + direction[0] * radius * 1.3, c[1] + direction[1] * radius * 1.3)
                 add(rotated_box(xs, ys, head, direction, radius * 0.15 + 0.4, radius * 0.3 + 0.4),
                     0.5 * radius)
-        else:  # Kirschner wire
-            add(rotated_box(xs, ys, center, direction, radius * 2.6, radius * 0.06 + 0.3),
-                0.15 * radius)
-    mask = metal > 0.25
+        else:  # Kirschner wire: shorter and thinner (less bright) when subtle
+            add(rotated_box(xs, ys, center, direction, radius * (1.2 + 1.6 * s_),
+                            radius * 0.06 + 0.3), (0.04 + 0.1 * s_) * radius)
+    mask = metal > 0.05 * float(metal.max(initial=0.0))
     return metal, mask

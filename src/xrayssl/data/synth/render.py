@@ -136,7 +136,7 @@ class Acquisition:
             window_high=float(rng.uniform(0.85, 1.2)),
             sharpen=float(rng.uniform(0.0, 0.9)),
             background=float(rng.uniform(0.0, 0.07)),
-            texture=float(rng.uniform(0.12, 0.28)),
+            texture=float(rng.uniform(0.1, 0.22)),
             collimate=bool(rng.random() < 0.75),
             shutter_bright=bright,
             shutter_level=float(rng.uniform(0.6, 0.97) if bright else rng.uniform(0.0, 0.06)),
@@ -191,8 +191,8 @@ def _place(field: Field, pose: Pose, mirror: bool, height: int, width: int,
         return view
     x, y = view.to_px(keep_in_view)
     margin = 0.2 * min(height, width)
-    dx = float(np.clip(x, margin, width - margin) - x)
-    dy = float(np.clip(y, margin, height - margin) - y)
+    dx = min(max(x, margin), width - margin) - x
+    dy = min(max(y, margin), height - margin) - y
     return ViewTransform(view.center_cm, (view.center_px[0] + dx, view.center_px[1] + dy),
                          view.px_per_cm, view.angle_rad, mirror)
 
@@ -230,11 +230,10 @@ def _marker(image: F32, letter: str, rng: np.random.Generator,
     thickness = max(1, round(2.2 * scale))
     font = cv2.FONT_HERSHEY_DUPLEX if rng.random() < 0.5 else cv2.FONT_HERSHEY_SIMPLEX
     (tw, th), _ = cv2.getTextSize(letter, font, scale, thickness)
-    inside = np.argwhere(field > 0.5)
-    if inside.size == 0:
+    exposed = _bbox(field > 0.5)
+    if exposed is None:
         return
-    fy0, fx0 = inside.min(axis=0)
-    fy1, fx1 = inside.max(axis=0)
+    fy0, fy1, fx0, fx1 = exposed[0], exposed[1] - 1, exposed[2], exposed[3] - 1
     pad = max(2, round(0.04 * min(height, width)))
     corners = [(fx0 + pad, fy0 + pad + th), (fx1 - pad - tw, fy0 + pad + th),
                (fx0 + pad, fy1 - pad), (fx1 - pad - tw, fy1 - pad)]
@@ -283,8 +282,8 @@ def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
     soft = _tissue_map(limb, view, height, width)
     cortex, trab, metal, mask = _bone_maps(limb, view, lesion, height, width)
     scale = 256.0 / size
-    texture = np.clip(1 + np.float32(acq.texture) * _bandpass(rng, height, width, 0.8 / scale,
-                                                              2.5 / scale), 0.4, 1.6)
+    texture = np.clip(1 + np.float32(acq.texture) * _bandpass(rng, height, width, 1.0 / scale,
+                                                              3.0 / scale), 0.4, 1.6)
     to_cm = np.float32(1.0 / view.px_per_cm)
     p_clean = (soft + np.float32(MU_CORTEX) * cortex
                + np.float32(MU_TRABECULAR) * trab * texture) * to_cm  # (H, W) line integral
