@@ -73,7 +73,10 @@ class ViewResult:
 def lesion_site(part: str, finger: str, rng: np.random.Generator) -> tuple[Capsule, float]:
     """A bone and a position along it that fall well inside this body part's film."""
     sites = LESION_SITES[part]
-    names = [f"{s}{finger}" for s in sites] if part == "finger" else list(sites)
+    names = list(sites)
+    if part == "finger":  # the thumb has no middle phalanx
+        known = {b.name for b in BASE_LIMB.bones}
+        names = [f"{s}{finger}" for s in sites if f"{s}{finger}" in known]
     field: Field = finger_field(BASE_LIMB, finger) if part == "finger" else FIELDS[part]
     angle = math.radians(field.angle_deg)
     half_h = 0.33 * field.height_cm
