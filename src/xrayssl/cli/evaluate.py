@@ -1,15 +1,132 @@
-"""CLI commands: probe."""
+"""CLI commands: probe (linear-probe evaluation and baselines), probe-table (print results)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from xrayssl.cli.not_built import PASS_THROUGH, not_built
+from xrayssl.config.base import load_yaml
+from xrayssl.config.probe import ProbeConfig
+from xrayssl.errors import XraySSLError
+
+
+def parse_fractions(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise XraySSLError(f"--fractions {text!r}: give numbers like 0.01,0.1,1") from None
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise XraySSLError(f"cannot read metrics file {path}: {err}") from None
+    if not isinstance(data, dict) or "results" not in data:
+        raise XraySSLError(f"{path} is not a metrics.json written by `xrayssl probe`")
+    return data
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("probe", context_settings=PASS_THROUGH)
-    def probe_command() -> None:
-        """(not built yet)"""
-        not_built("probe")
+    @app.command("probe")
+    def probe_command(
+        data: Annotated[Path, typer.Option(help="a prepared cache (xrayssl prepare)")],
+        encoder: Annotated[Path | None, typer.Option(help="encoder.pt to evaluate")] = None,
+        baseline: Annotated[str | None, typer.Option(
+            help="instead of --encoder: raw | random | imagenet | supervised")] = None,
+        encoder_name: Annotated[str, typer.Option(
+            help="architecture for random/imagenet/supervised baselines")] = "resnet18",
+        weights: Annotated[Path | None, typer.Option(
+            help="local ImageNet weights (.pth) for the imagenet/supervised baselines")] = None,
+        fractions: Annotated[str | None, typer.Option(
+            help="label fractions, e.g. 0.01,0.1,1")] = None,
+        body_parts: Annotated[str | None, typer.Option(
+            help="comma-separated body parts (default: all)")] = None,
+        seeds: Annotated[int | None, typer.Option(
+            min=1, help="label subsets per fraction below 1")] = None,
+        config: Annotated[Path | None, typer.Option(help="ProbeConfig YAML")] = None,
+        epochs: Annotated[int | None, typer.Option(min=1, help="supervised epochs")] = None,
+        policy: Annotated[str | None, typer.Option(
+            help="augmentation spec for supervised training")] = None,
+        out: Annotated[Path, typer.Option(help="where metrics.json goes")] = Path("metrics.json"),
+        probe_out: Annotated[Path | None, typer.Option(
+            help="save the probe fitted on all training labels (JSON)")] = None,
+        label: Annotated[str | None, typer.Option(help="row name in tables")] = None,
+        feature_cache: Annotated[Path | None, typer.Option(
+            help="folder for cached features (default: none)")] = None,
+        device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ...")] = None,
+        quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
+    ) -> None:
+        """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
+        from xrayssl.data.cache import PreparedCache, atomic_write_json
+        from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
+        from xrayssl.evaluate.table import format_table
 
+        if (encoder is None) == (baseline is None):
+            raise XraySSLError("give exactly one of --encoder ENC.pt or --baseline KIND")
+        settings = load_yaml(ProbeConfig, config) if config else ProbeConfig()
+        if fractions is not None:
+            settings.fractions = parse_fractions(fractions)
+        if body_parts is not None:
+            settings.body_parts = [p.strip() for p in body_parts.split(",") if p.strip()]
+        if seeds is not None:
+            settings.seeds = seeds
+        if epochs is not None:
+            settings.supervised.epochs = epochs
+        if policy is not None:
+            settings.supervised.policy = policy
+        cache = PreparedCache.open(data)
+
+        def say(message: str) -> None:
+            if not quiet:
+                print(message, file=sys.stderr)
+
+        if encoder is not None:
+            from xrayssl.evaluate.features import file_sha256
+            from xrayssl.models.encoders import load_encoder
+
+            model, meta = load_encoder(encoder)
+            key = file_sha256(encoder)
+            description = {"encoder_file": str(encoder), "encoder_sha256": key, "meta": meta,
+                           "method": meta.get("method")}
+            if label:
+                description["label"] = label
+            result = evaluate_encoder(model, cache, config=settings, model=description,
+                                      feature_cache_dir=feature_cache, encoder_key=key,
+                                      probe_out=probe_out, device=device, progress=say)
+        else:
+            assert baseline is not None
+            result = evaluate_baseline(baseline, cache, encoder_name=encoder_name,
+                                       config=settings, weights=weights, device=device,
+                                       feature_cache_dir=feature_cache, progress=say)
+            if label:
+                result["model"]["label"] = label
+        atomic_write_json(out, result)
+        print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
+        print(f"wrote {out}")
+
+    @app.command("probe-table")
+    def probe_table_command(
+        metrics: Annotated[list[Path], typer.Argument(help="metrics.json files")],
+        level: Annotated[str, typer.Option(help="image or study")] = "image",
+        body_part: Annotated[str | None, typer.Option(help="one body part")] = None,
+        columns: Annotated[str, typer.Option(help="metrics to show")] = "auroc,kappa",
+        compare_to: Annotated[Path | None, typer.Option(
+            help="a metrics.json to compare every file with (paired bootstrap on AUROC)")] = None,
+    ) -> None:
+        """Print one table from several metrics.json files (and paired comparisons)."""
+        from xrayssl.evaluate.compare import compare_metrics
+        from xrayssl.evaluate.table import format_table
+
+        results = [read_metrics(p) for p in metrics]
+        wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
+        print(format_table(results, level=level, body_part=body_part, columns=wanted))
+        if compare_to is not None:
+            reference = read_metrics(compare_to)
+            for path, result in zip(metrics, results, strict=True):
+                for line in compare_metrics(reference, result):
+                    print(f"{path}: {line}")

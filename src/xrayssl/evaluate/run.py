@@ -1,0 +1,387 @@
+"""Evaluate an encoder (or a baseline) on a prepared cache -> the content of ``metrics.json``.
+
+Train/test come from the cache's own record splits (``train`` -> ``valid``); a cache without
+a ``valid`` split gets a stratified patient-level split of its labelled images. For each label
+fraction, a stratified patient-grouped subset of the training images trains the probe (several
+subsets/seeds for fractions < 1); every test prediction is kept so two models can later be
+compared image by image (paired bootstrap).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedGroupKFold
+from torch import nn
+
+from xrayssl.config.probe import ProbeConfig
+from xrayssl.data.cache import PreparedCache
+from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.baselines import (
+    build_baseline_encoder,
+    predict_logits,
+    train_supervised,
+)
+from xrayssl.evaluate.features import default_device, extract_features
+from xrayssl.evaluate.metrics import METRICS, aggregate_studies, metrics_with_ci
+from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
+
+METRICS_FORMAT = "xrayssl-metrics-v1"
+
+# fit_predict(train_positions, seed) -> (test probabilities (N_test,), what was fitted)
+FitPredict = Callable[[np.ndarray, int], tuple[np.ndarray, dict[str, Any]]]
+
+
+@dataclass
+class EvalSplit:
+    train: np.ndarray  # cache indices
+    test: np.ndarray  # cache indices
+    how: str
+
+
+def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
+    """The resampling unit of an image: its patient, else its study, else the image itself."""
+    out = []
+    for i in indices:
+        r = cache.records[int(i)]
+        out.append(r.patient_id or r.study_id or r.path)
+    return np.asarray(out, dtype=str)
+
+
+def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
+    return np.asarray(
+        [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
+    )
+
+
+def make_split(
+    cache: PreparedCache, body_parts: Sequence[str] | None, test_fraction: float, seed: int = 0
+) -> EvalSplit:
+    """train -> valid from the cache; a patient-level split when there is no valid split."""
+    if body_parts:
+        unknown = sorted(set(body_parts) - set(cache.body_parts()))
+        if unknown:
+            raise XraySSLError(
+                f"body part(s) {unknown} not in {cache.root}; it has {cache.body_parts()}"
+            )
+    labelled = cache.select(body_parts=body_parts, labelled_only=True)
+    if len(labelled) == 0:
+        raise XraySSLError(f"{cache.root} has no labelled images for body parts {body_parts}")
+    split = np.asarray([cache.records[int(i)].split or "" for i in labelled])
+    train, test = labelled[split == "train"], labelled[split == "valid"]
+    if len(test) and len(train):
+        return EvalSplit(train, test, "cache splits: train -> valid")
+    # No valid split: hold out a stratified share of the non-test patients.
+    pool = labelled[split != "test"]
+    y = cache.labels[pool]
+    groups = patient_ids(cache, pool)
+    n_splits = max(2, round(1 / test_fraction))
+    if min(len(np.unique(groups[y == c])) for c in (0, 1)) < n_splits:
+        raise XraySSLError(
+            f"{cache.root} has no valid split and too few patients of each class to make one"
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    fit, held = next(splitter.split(pool, y, groups))
+    return EvalSplit(
+        pool[fit], pool[held],
+        f"patient-level split made here (seed {seed}, {100 / n_splits:.0f}% of patients held out)",
+    )
+
+
+def label_subset(
+    cache: PreparedCache, train: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """A stratified, patient-grouped subset of ``train`` holding ``fraction`` of its labels."""
+    if fraction >= 1:
+        return train
+    labels, groups = cache.labels[train], patient_ids(cache, train)
+    try:
+        from xrayssl.data.splits import label_fraction
+    except ImportError:
+        subset = train[patient_stratified_subset(labels, groups, fraction, seed)]
+    else:
+        subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
+    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
+    return np.sort(subset)
+
+
+def label_subset_source() -> str:
+    """Which code draws label subsets (recorded in metrics.json)."""
+    try:
+        from xrayssl.data.splits import label_fraction  # noqa: F401
+    except ImportError:
+        return "xrayssl.evaluate.run.patient_stratified_subset"
+    return "xrayssl.data.splits.label_fraction"
+
+
+def patient_stratified_subset(
+    labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """Positions of ``fraction`` of the patients, drawn per stratum (a patient's majority
+    label), at least one patient per stratum, so both classes stay present."""
+    rng = np.random.default_rng(seed)
+    _, codes = np.unique(groups, return_inverse=True)
+    positive_share = np.bincount(codes, weights=labels) / np.bincount(codes)  # per patient
+    stratum = positive_share >= 0.5
+    chosen = []
+    for value in (False, True):
+        members = np.flatnonzero(stratum == value)
+        if len(members):
+            take = max(1, round(fraction * len(members)))
+            chosen.append(rng.choice(members, size=take, replace=False))
+    keep = np.isin(codes, np.concatenate(chosen))
+    return np.flatnonzero(keep)
+
+
+def _fraction_key(fraction: float) -> str:
+    return f"{fraction:g}"
+
+
+def _metrics_block(
+    cache: PreparedCache, test: np.ndarray, probs: np.ndarray, config: ProbeConfig,
+    seed: int,
+) -> dict[str, Any]:
+    """Image- and study-level metrics, overall and per body part; probs (S, N_test)."""
+    y = cache.labels[test]
+    patients = patient_ids(cache, test)
+    studies = study_ids(cache, test)
+    parts = np.asarray([cache.records[int(i)].body_part for i in test])
+
+    def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> dict[str, Any] | None:
+        if len(np.unique(y_)) < 2:
+            return None  # AUROC undefined: a body part with one class in the test set
+        return metrics_with_ci(y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
+                               threshold=config.threshold, level=config.ci_level)
+
+    def level(mask: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {"image": ci(y[mask], probs[:, mask], patients[mask])}
+        if len(np.unique(studies[mask])) < mask.sum():  # some study has several images
+            sp, sy, sc, _ = aggregate_studies(probs[:, mask], y[mask], studies[mask],
+                                              patients[mask])
+            out["study"] = ci(sy, sp, sc)
+        return out
+
+    block: dict[str, Any] = {"overall": level(np.ones(len(test), dtype=bool))}
+    unique_parts = sorted(set(parts.tolist()))
+    if len(unique_parts) > 1:
+        block["by_body_part"] = {p: level(parts == p) for p in unique_parts}
+    return block
+
+
+def evaluate_predictor(
+    cache: PreparedCache,
+    fit_predict: FitPredict,
+    *,
+    model: dict[str, Any],
+    config: ProbeConfig,
+    split: EvalSplit,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``fit_predict`` for every label fraction and seed; collect metrics and predictions."""
+    say = progress or (lambda _msg: None)
+    results: dict[str, Any] = {}
+    predictions: dict[str, list[list[float]]] = {}
+    for fraction in config.fractions:
+        seeds = range(config.seeds) if fraction < 1 else range(1)
+        runs, probs = [], []
+        for seed in seeds:
+            started = time.perf_counter()
+            subset = label_subset(cache, split.train, fraction, seed)
+            position = np.searchsorted(split.train, subset)  # split.train is sorted
+            prob, fitted = fit_predict(position, seed)
+            probs.append(prob)
+            runs.append({
+                "seed": seed,
+                "n_train": len(subset),
+                "n_train_positive": int(cache.labels[subset].sum()),
+                "n_train_patients": len(set(patient_ids(cache, subset).tolist())),
+                "seconds": round(time.perf_counter() - started, 3),
+                **fitted,
+            })
+            say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
+        stacked = np.stack(probs)  # (S, N_test)
+        block = _metrics_block(cache, split.test, stacked, config, seed=0)
+        spread = {}
+        if len(probs) > 1:
+            y = cache.labels[split.test]
+            per_seed = [
+                metrics_with_ci(y, p, patient_ids(cache, split.test), n_boot=0,
+                                threshold=config.threshold) for p in probs
+            ]
+            spread = {
+                m: {"values": [r[m]["value"] for r in per_seed],
+                    "sd": float(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
+                                           for r in per_seed], ddof=1))}
+                for m in METRICS
+            }
+        results[_fraction_key(fraction)] = {
+            "fraction": fraction, "runs": runs, "metrics": block, "seed_spread": spread,
+        }
+        predictions[_fraction_key(fraction)] = np.round(stacked, 6).tolist()
+    y_test = cache.labels[split.test]
+    return {
+        "format": METRICS_FORMAT,
+        "model": model,
+        "data": {
+            "cache": str(cache.root),
+            "config_hash": cache.config_hash,
+            "image_size": cache.size,
+            "body_parts": sorted({cache.records[int(i)].body_part for i in split.test}),
+            "split": split.how,
+            "label_subsets": label_subset_source(),
+            "n_train": len(split.train),
+            "n_train_patients": len(set(patient_ids(cache, split.train).tolist())),
+            "n_test": len(split.test),
+            "n_test_positive": int(y_test.sum()),
+            "n_test_patients": len(set(patient_ids(cache, split.test).tolist())),
+        },
+        "evaluation": {
+            **config.model_dump(mode="json"),
+            "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
+            "imbalance": f"class_weight={config.class_weight!r}",
+            "ci": "percentile bootstrap resampling patients (studies nest in patients)",
+            "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
+        },
+        "results": results,
+        "predictions": {
+            "test_indices": split.test.tolist(),
+            "labels": y_test.tolist(),
+            "clusters": patient_ids(cache, split.test).tolist(),
+            "by_fraction": predictions,
+        },
+    }
+
+
+def _probe_fit_predict(
+    train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, test_x: np.ndarray,
+    config: ProbeConfig, keep: dict[str, LinearProbe],
+) -> FitPredict:
+    def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+        probe = fit_probe(
+            train_x[position], train_y[position], train_groups[position], seed,
+            cs=tuple(config.cs), n_splits=config.cv_folds, class_weight=config.class_weight,
+            max_iter=config.max_iter,
+        )
+        if len(position) == len(train_x) and seed == 0:
+            keep["full"] = probe
+        return probe.predict_proba(test_x), {"C": probe.C, "selection": probe.selection}
+
+    return fit_predict
+
+
+def evaluate_encoder(
+    encoder: nn.Module,
+    cache: PreparedCache,
+    *,
+    fractions: Sequence[float] | None = None,
+    body_parts: Sequence[str] | None = None,
+    seeds: int | None = None,
+    config: ProbeConfig | None = None,
+    model: dict[str, Any] | None = None,
+    feature_cache_dir: Path | None = None,
+    encoder_key: str | None = None,
+    probe_out: Path | None = None,
+    device: torch.device | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Linear-probe evaluation of a frozen encoder; returns the metrics.json dict.
+
+    ``probe_out`` saves the probe fitted on 100% of the training labels (for Grad-CAM).
+    """
+    config = _configure(config, fractions, body_parts, seeds)
+    split = make_split(cache, config.body_parts, config.test_fraction)
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    both = np.concatenate([split.train, split.test])
+    features = extract_features(encoder, cache, both, config.batch_size, device,
+                                cache_dir=feature_cache_dir, encoder_key=encoder_key)
+    feature_seconds = time.perf_counter() - started
+    say(f"features {features.shape} in {feature_seconds:.1f} s")
+    train_x, test_x = features[: len(split.train)], features[len(split.train):]
+    keep: dict[str, LinearProbe] = {}
+    fit_predict = _probe_fit_predict(
+        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep
+    )
+    description = dict(model or {})
+    description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
+    description.setdefault("feature_dim", int(features.shape[1]))
+    out = evaluate_predictor(cache, fit_predict, model=description, config=config, split=split,
+                             progress=say)
+    out["timing"] = {"feature_seconds": round(feature_seconds, 3),
+                     "total_seconds": round(time.perf_counter() - started, 3)}
+    if probe_out is not None and "full" in keep:
+        keep["full"].save(probe_out)
+    return out
+
+
+def evaluate_baseline(
+    kind: str,
+    cache: PreparedCache,
+    *,
+    encoder_name: str = "resnet18",
+    fractions: Sequence[float] | None = None,
+    body_parts: Sequence[str] | None = None,
+    seeds: int | None = None,
+    config: ProbeConfig | None = None,
+    weights: Path | None = None,
+    device: torch.device | str | None = None,
+    feature_cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """``raw`` / ``random`` / ``imagenet`` go through the linear probe; ``supervised`` trains
+    the encoder end to end on the same label subsets and reports its own head's predictions."""
+    config = _configure(config, fractions, body_parts, seeds)
+    model: dict[str, Any] = {"kind": kind, "baseline": True}
+    if kind != "supervised":
+        encoder = build_baseline_encoder(kind, encoder_name=encoder_name, image_size=cache.size,
+                                         weights=weights, raw_size=config.raw_size)
+        if kind != "raw":
+            model["encoder_name"] = encoder_name
+        return evaluate_encoder(encoder, cache, config=config, model=model, device=device,
+                                feature_cache_dir=feature_cache_dir, progress=progress)
+    split = make_split(cache, config.body_parts, config.test_fraction)
+    dev = torch.device(device) if device is not None else default_device()
+    train_y = cache.labels[split.train]
+    train_groups = patient_ids(cache, split.train)
+    model.update({"encoder_name": encoder_name, "supervised": config.supervised.model_dump(),
+                  "initialised_from": str(weights) if weights else "random"})
+    started = time.perf_counter()
+
+    def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            from xrayssl.models.encoders import build_encoder
+
+            encoder = build_encoder(encoder_name, image_size=cache.size, weights=weights)
+        trained = train_supervised(encoder, cache, split.train[position], train_y[position],
+                                   train_groups[position], config.supervised, seed, dev)
+        logits = predict_logits(trained.model, cache, split.test, config.batch_size, dev)
+        return 1 / (1 + np.exp(-logits.astype(np.float64))), {
+            "best_epoch": trained.best_epoch, "selection": trained.selection,
+            "history": trained.history,
+        }
+
+    out = evaluate_predictor(cache, fit_predict, model=model, config=config, split=split,
+                             progress=progress)
+    out["timing"] = {"total_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
+    return out
+
+
+def _configure(
+    config: ProbeConfig | None, fractions: Sequence[float] | None,
+    body_parts: Sequence[str] | None, seeds: int | None,
+) -> ProbeConfig:
+    config = (config or ProbeConfig()).model_copy(deep=True)
+    if fractions is not None:
+        config.fractions = list(fractions)
+    if body_parts is not None:
+        config.body_parts = list(body_parts)
+    if seeds is not None:
+        config.seeds = seeds
+    return ProbeConfig.model_validate(config.model_dump())

@@ -1,0 +1,99 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.probe import LinearProbe, fit_probe, grouped_folds
+
+
+def _patients(n_patients: int, per_patient: int, dim: int, signal: float, seed: int):
+    """Features with a patient effect and, when signal > 0, a label direction."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n_patients)
+    effect = rng.normal(0, 1, (n_patients, dim))
+    codes = np.repeat(np.arange(n_patients), per_patient)
+    x = effect[codes] + rng.normal(0, 1, (len(codes), dim))
+    x[:, :3] += signal * label[codes, None]
+    x = x * rng.uniform(0.5, 5, dim) + 10  # unstandardised columns
+    return x, label[codes], np.array([f"p{c}" for c in codes])
+
+
+def test_grouped_cv_never_splits_a_patient() -> None:
+    _, y, groups = _patients(40, 3, 4, 1.0, seed=0)
+    folds = grouped_folds(y, groups, n_splits=5, seed=0)
+    assert len(folds) == 5
+    held_out = np.concatenate([held for _, held in folds])
+    assert sorted(held_out.tolist()) == list(range(len(y)))  # each image held out once
+    for train, held in folds:
+        assert not set(groups[train]) & set(groups[held])
+        assert set(y[held]) == {0, 1}
+
+
+def test_grouped_cv_uses_fewer_folds_when_patients_are_few() -> None:
+    y = np.array([0, 0, 1, 1, 1, 0, 1])
+    groups = np.array(["a", "a", "b", "c", "c", "d", "e"])
+    folds = grouped_folds(y, groups, n_splits=5, seed=0)
+    assert len(folds) == 2  # two patients with negatives
+    one_negative_patient = np.array(["a", "a", "b", "b", "c", "a", "d"])
+    assert grouped_folds(y, one_negative_patient, 5, 0) == []
+
+
+def test_probe_with_signal_beats_chance_and_shuffled_labels_do_not() -> None:
+    x, y, groups = _patients(120, 2, 32, 1.5, seed=1)
+    x_test, y_test, _ = _patients(100, 2, 32, 1.5, seed=2)
+    probe = fit_probe(x, y, groups, seed=0)
+    assert roc_auc_score(y_test, probe.predict_proba(x_test)) > 0.8
+    assert probe.selection["method"] == "StratifiedGroupKFold"
+    real = roc_auc_score(y_test, probe.predict_proba(x_test))
+    # A probe fitted to shuffled labels points in a random direction: on test data with a
+    # real signal a single such direction can land anywhere, but on average it is at chance.
+    rng = np.random.default_rng(0)
+    shuffled = [
+        roc_auc_score(y_test, fit_probe(x, rng.permutation(y), groups, s, cs=(0.01, 1.0),
+                                        n_splits=3).predict_proba(x_test))
+        for s in range(6)
+    ]
+    assert abs(np.mean(shuffled) - 0.5) < 0.1
+    assert max(shuffled) < real
+
+
+def test_probe_round_trip_and_as_linear_give_the_same_logit(tmp_path: Path) -> None:
+    x, y, groups = _patients(30, 2, 8, 1.0, seed=3)
+    probe = fit_probe(x, y, groups, seed=0, cs=(0.01, 1.0))
+    probe.save(tmp_path / "probe.json")
+    loaded = LinearProbe.load(tmp_path / "probe.json")
+    assert loaded.C == probe.C and loaded.class_weight == "balanced"
+    np.testing.assert_allclose(loaded.predict_proba(x), probe.predict_proba(x))
+    linear = loaded.as_linear()
+    logits = linear(torch.from_numpy(x).float()).detach().numpy()[:, 0]
+    expected = np.log(probe.predict_proba(x) / (1 - probe.predict_proba(x)))
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_probe_matches_scikit_learn_pipeline() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y, groups = _patients(30, 2, 8, 1.0, seed=4)
+    probe = fit_probe(x, y, groups, seed=0, cs=(0.1,))
+    reference = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=1000)
+    ).fit(x, y)
+    np.testing.assert_allclose(probe.predict_proba(x), reference.predict_proba(x)[:, 1],
+                               atol=1e-5)
+
+
+def test_one_class_data_is_a_clear_error() -> None:
+    x = np.random.default_rng(0).normal(size=(10, 4))
+    with pytest.raises(XraySSLError, match="both classes"):
+        fit_probe(x, np.zeros(10, dtype=int), np.arange(10).astype(str))
+
+
+def test_loading_a_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"weights": []}')
+    with pytest.raises(XraySSLError, match="not an xrayssl probe"):
+        LinearProbe.load(tmp_path / "x.json")

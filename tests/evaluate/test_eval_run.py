@@ -1,0 +1,153 @@
+"""End-to-end evaluation on the tiny signal cache with small stand-in encoders."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from xrayssl.config.probe import ProbeConfig, SupervisedConfig
+from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.baselines import RawPixels, train_supervised
+from xrayssl.evaluate.compare import compare_metrics
+from xrayssl.evaluate.features import extract_features
+from xrayssl.evaluate.run import (
+    evaluate_encoder,
+    label_subset,
+    make_split,
+    patient_ids,
+    patient_stratified_subset,
+)
+from xrayssl.evaluate.table import format_table
+
+FAST = ProbeConfig(fractions=[0.5, 1.0], seeds=2, n_bootstrap=50, cs=[0.01, 1.0], cv_folds=3)
+
+
+class TinyEncoder(nn.Module):
+    """Stand-in for a real encoder: a conv, a ReLU and global pooling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.feature_dim = 8
+        self.spec = {"name": "tiny"}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x))).amax(dim=(2, 3))
+
+
+def test_features_are_batched_cached_and_leave_the_encoder_as_found(make_cache, tmp_path):
+    cache = make_cache(n=24, size=16)
+    encoder = TinyEncoder().train()
+    indices = np.array([3, 1, 7, 20])
+    first = extract_features(encoder, cache, indices, batch_size=3, device="cpu",
+                             cache_dir=tmp_path / "features")
+    assert first.shape == (4, 8) and encoder.training
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 1
+    one_by_one = np.concatenate([extract_features(encoder, cache, [i], device="cpu")
+                                 for i in indices])
+    np.testing.assert_allclose(first, one_by_one, rtol=1e-5, atol=1e-6)
+    again = extract_features(encoder, cache, indices, device="cpu", cache_dir=tmp_path / "features")
+    np.testing.assert_array_equal(first, again)
+    with torch.no_grad():
+        encoder.conv.bias += 1.0  # a changed encoder must not get the old features
+    changed = extract_features(encoder, cache, indices, device="cpu",
+                               cache_dir=tmp_path / "features")
+    assert not np.allclose(changed, first)
+    assert len(list((tmp_path / "features").glob("*.npy"))) == 2
+
+
+def test_label_subsets_are_stratified_and_patient_grouped(make_cache):
+    cache = make_cache(n=160, size=8)
+    split = make_split(cache, None, 0.2)
+    assert not set(patient_ids(cache, split.train)) & set(patient_ids(cache, split.test))
+    subset = label_subset(cache, split.train, 0.25, seed=0)
+    assert set(cache.labels[subset]) == {0, 1}
+    assert 0.15 < len(subset) / len(split.train) < 0.35
+    chosen = set(patient_ids(cache, subset))
+    left_out = set(patient_ids(cache, np.setdiff1d(split.train, subset)))
+    assert not chosen & left_out  # a patient is wholly in or wholly out
+
+
+def test_stand_in_subset_keeps_both_classes_with_few_patients():
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    groups = np.array(["a", "a", "b", "b", "c", "d"])
+    picked = patient_stratified_subset(labels, groups, 0.01, seed=0)
+    assert set(labels[picked]) == {0, 1}
+
+
+def test_cache_without_valid_split_gets_a_patient_split(make_cache, tmp_path):
+    from dataclasses import replace
+
+    from xrayssl.data.cache import write_index
+
+    cache = make_cache(n=80, size=8, with_masks=False)
+    records = [replace(r, split=None) for r in cache.records]
+    write_index(cache.root, records, cache.size, cache.config, cache.config_hash)
+    from xrayssl.data.cache import PreparedCache
+
+    split = make_split(PreparedCache.open(cache.root), None, 0.25)
+    assert "patient-level split" in split.how
+    assert len(split.test) and len(split.train)
+    assert not set(patient_ids(cache, split.train)) & set(patient_ids(cache, split.test))
+
+
+def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_path):
+    cache = make_cache(n=160, size=16, body_parts=("elbow", "wrist", "hand"))
+    result = evaluate_encoder(RawPixels(8), cache, config=FAST,
+                              probe_out=tmp_path / "probe.json")
+    json.dumps(result)  # metrics.json must serialise
+    full = result["results"]["1"]
+    auroc = full["metrics"]["overall"]["image"]["auroc"]
+    assert auroc["value"] > 0.8 and auroc["lo"] <= auroc["value"] <= auroc["hi"]
+    assert "study" in full["metrics"]["overall"]  # two images per study
+    assert set(full["metrics"]["by_body_part"]) == {"elbow", "wrist", "hand"}
+    half = result["results"]["0.5"]
+    assert len(half["runs"]) == 2 and len(half["seed_spread"]["auroc"]["values"]) == 2
+    assert (tmp_path / "probe.json").is_file()
+    assert "auroc" in format_table([result])
+    lines = compare_metrics(result, result)
+    assert len(lines) == 2 and "+0.000" in lines[0]
+
+
+def test_body_part_filter_and_unknown_body_part(make_cache):
+    cache = make_cache(n=160, size=16)
+    result = evaluate_encoder(RawPixels(4), cache, config=FAST, body_parts=["elbow"],
+                              fractions=[1.0])
+    assert result["data"]["body_parts"] == ["elbow"]
+    assert "by_body_part" not in result["results"]["1"]["metrics"]
+    with pytest.raises(XraySSLError, match="not in"):
+        evaluate_encoder(RawPixels(4), cache, config=FAST, body_parts=["skull"])
+
+
+def test_supervised_training_learns_the_signal(make_cache):
+    cache = make_cache(n=96, size=16, with_masks=False)
+    split = make_split(cache, None, 0.2)
+    config = SupervisedConfig(epochs=3, batch_size=16, lr=3e-3)
+    trained = train_supervised(TinyEncoder(), cache, split.train, cache.labels[split.train],
+                               patient_ids(cache, split.train), config, seed=0,
+                               device=torch.device("cpu"))
+    assert len(trained.history) == 3
+    assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
+
+
+def test_cli_probe_baseline_writes_metrics(make_cache, tmp_path):
+    from typer.testing import CliRunner
+
+    from xrayssl.cli import app
+
+    cache = make_cache(n=80, size=16, with_masks=False)
+    out = tmp_path / "metrics.json"
+    runner = CliRunner()
+    run = runner.invoke(app, ["probe", "--data", str(cache.root), "--baseline", "raw",
+                              "--fractions", "1", "--out", str(out), "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert "raw pixels" in run.output
+    assert json.loads(out.read_text())["results"]["1"]["metrics"]["overall"]["image"]
+    table = runner.invoke(app, ["probe-table", str(out), "--compare-to", str(out)])
+    assert table.exit_code == 0 and "difference +0.000" in table.output
+    bad = runner.invoke(app, ["probe", "--data", str(tmp_path / "nowhere"), "--baseline", "raw"])
+    assert isinstance(bad.exception, XraySSLError) and "not a prepared cache" in str(bad.exception)
