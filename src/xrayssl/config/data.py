@@ -1,0 +1,99 @@
+"""Config models for loading and preparing data, and the parsers for their CLI spellings.
+
+``--clahe clip=2.0,tile=8`` (or ``off``) and ``--label-map normal=0,abnormal=1`` are parsed
+here so the library, YAML files and the CLI share one set of defaults and one set of errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from xrayssl.config.base import StrictModel, validate
+from xrayssl.errors import XraySSLError
+
+DEFAULT_LABEL_MAP: dict[str, int] = {
+    "normal": 0,
+    "negative": 0,
+    "abnormal": 1,
+    "positive": 1,
+}
+
+
+class ClaheConfig(StrictModel):
+    """Contrast-limited adaptive histogram equalisation (OpenCV ``createCLAHE``)."""
+
+    enabled: bool = True
+    clip: float = Field(default=2.0, gt=0.0, le=40.0, description="clip limit")
+    tile: int = Field(default=8, ge=1, le=64, description="tiles per side of the grid")
+
+
+class PrepareConfig(StrictModel):
+    """Everything that changes the pixels of a prepared cache (hashed into the cache)."""
+
+    size: int = Field(default=224, ge=8, le=4096, description="side of the square output images")
+    clahe: ClaheConfig = Field(default_factory=lambda: ClaheConfig())
+    pad_value: int = Field(default=0, ge=0, le=255)
+
+
+class LabelMap(StrictModel):
+    """Folder or CSV label names -> 0 (normal) / 1 (abnormal)."""
+
+    names: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_LABEL_MAP))
+
+    @field_validator("names")
+    @classmethod
+    def _binary(cls, names: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in names.items() if v not in (0, 1)}
+        if bad:
+            raise ValueError(f"labels must be 0 or 1, got {bad}")
+        return {k.strip().lower(): v for k, v in names.items()}
+
+
+def _key_values(text: str, option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise XraySSLError(
+                f"{option}: expected key=value pairs separated by commas, got {item!r}"
+            )
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_clahe(text: str | None) -> ClaheConfig:
+    """``"clip=2.0,tile=8"`` -> ClaheConfig; ``"off"``/``"none"`` disables CLAHE."""
+    if text is None or not text.strip():
+        return ClaheConfig()
+    if text.strip().lower() in ("off", "none", "false", "0"):
+        return ClaheConfig(enabled=False)
+    pairs = _key_values(text, "--clahe")
+    allowed = ("clip", "tile")
+    unknown = sorted(set(pairs) - set(allowed))
+    if unknown:
+        raise XraySSLError(
+            f"--clahe: unknown field {', '.join(unknown)}; allowed fields: {', '.join(allowed)} "
+            "(e.g. clip=2.0,tile=8, or 'off')"
+        )
+    return validate(ClaheConfig, pairs, "--clahe (clip > 0 and <= 40, tile 1..64)")
+
+
+def parse_label_map(text: str | None) -> dict[str, int]:
+    """``"normal=0,abnormal=1"`` -> {"normal": 0, "abnormal": 1}; None gives the default map."""
+    if text is None or not text.strip():
+        return dict(DEFAULT_LABEL_MAP)
+    pairs = _key_values(text, "--label-map")
+    values: dict[str, Any] = {}
+    for name, value in pairs.items():
+        if value not in ("0", "1"):
+            raise XraySSLError(
+                f"--label-map: label of {name!r} must be 0 or 1 (allowed values: 0, 1), "
+                f"got {value!r}"
+            )
+        values[name] = int(value)
+    return validate(LabelMap, {"names": values}, "--label-map").names

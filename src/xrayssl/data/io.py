@@ -1,0 +1,173 @@
+"""Decode any supported image into one uint8 grayscale array.
+
+Every input becomes ``(H, W) uint8``: 16-bit and float data are scaled to 8 bits between
+robust percentiles (a few hot pixels must not squash the whole range), colour and alpha are
+reduced to gray, palette PNGs go through PIL (OpenCV would not honour their palette for us),
+DICOM goes through :mod:`xrayssl.data.dicom`, and ``file.npz#key/index`` reads one image out
+of a MedMNIST-style array file.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from xrayssl.errors import XraySSLError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_PALETTE_COLOUR_TYPE = 3
+NPZ_MARK = ".npz#"
+LOW_PERCENTILE = 0.5
+HIGH_PERCENTILE = 99.5
+
+
+class UnreadableImageError(XraySSLError):
+    """One image could not be decoded; ``reason`` is the short text written to skipped.csv."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def scale_to_uint8(
+    img: np.ndarray, low: float = LOW_PERCENTILE, high: float = HIGH_PERCENTILE
+) -> np.ndarray:
+    """Map any numeric gray image to uint8, stretching between the given percentiles."""
+    if img.dtype == np.uint8:
+        return img
+    values = img.astype(np.float32)
+    lo, hi = np.percentile(values, [low, high])
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return np.zeros(img.shape, dtype=np.uint8)
+        lo, hi = np.percentile(finite, [low, high])
+        values = np.nan_to_num(values, nan=float(lo), posinf=float(hi), neginf=float(lo))
+    if hi <= lo:
+        # A constant image carries no contrast to stretch: keep it flat and dark.
+        return np.zeros(img.shape, dtype=np.uint8)
+    out = (values - lo) * np.float32(255.0 / (hi - lo))
+    scaled: np.ndarray = np.clip(out, 0, 255).round().astype(np.uint8)
+    return scaled
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C) in OpenCV's BGR(A) order -> (H, W), same dtype family."""
+    if img.ndim == 2:
+        return img
+    if img.ndim != 3:
+        raise ValueError(f"expected a 2-D or 3-D image array, got shape {img.shape}")
+    channels = img.shape[2]
+    if channels == 1:
+        return img[:, :, 0]
+    if channels == 2:  # gray + alpha: the alpha channel is not part of the radiograph
+        return img[:, :, 0]
+    if img.dtype not in (np.uint8, np.uint16, np.float32):
+        img = img.astype(np.float32)
+    code = cv2.COLOR_BGRA2GRAY if channels == 4 else cv2.COLOR_BGR2GRAY
+    gray: np.ndarray = cv2.cvtColor(np.ascontiguousarray(img[:, :, : min(channels, 4)]), code)
+    return gray
+
+
+def _png_is_complete(data: bytes) -> bool:
+    # A PNG always ends with the IEND chunk; a cut-off download or copy lacks it, and decoders
+    # may otherwise hand back a half-grey image without complaint.
+    return b"IEND" in data[-256:]
+
+
+def _is_palette_png(data: bytes) -> bool:
+    # IHDR is the first chunk: 8-byte signature, 4-byte length, 4-byte type, then width(4),
+    # height(4), bit depth(1), colour type(1) -> colour type sits at byte 25.
+    return len(data) > 25 and data[25] == PNG_PALETTE_COLOUR_TYPE
+
+
+def _decode_with_pil(path: str | Path, data: bytes) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(data)) as pil:
+            pil.load()
+            mode = pil.mode
+            if mode == "P":
+                pil_rgba = pil.convert("RGBA")
+                return np.asarray(pil_rgba.convert("L"))
+            if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                return scale_to_uint8(np.asarray(pil))
+            return np.asarray(pil.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise UnreadableImageError(path, f"not a readable image ({err})") from None
+
+
+def decode_image_bytes(path: str | Path, data: bytes) -> np.ndarray:
+    """Decode an encoded image (PNG, JPEG, TIFF, BMP) to (H, W) uint8."""
+    if len(data) == 0:
+        raise UnreadableImageError(path, "empty file (0 bytes)")
+    is_png = data.startswith(PNG_SIGNATURE)
+    if is_png and not _png_is_complete(data):
+        raise UnreadableImageError(path, "truncated PNG (no IEND chunk)")
+    if is_png and _is_palette_png(data):
+        return _decode_with_pil(path, data)
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        # OpenCV lacks some codecs/variants that PIL has; PIL also names the problem.
+        return _decode_with_pil(path, data)
+    if img.size == 0:
+        raise UnreadableImageError(path, "image has no pixels")
+    return scale_to_uint8(to_gray(img))
+
+
+@functools.lru_cache(maxsize=8)
+def _npz_array(npz_path: str, key: str) -> np.ndarray:
+    with np.load(npz_path) as archive:
+        if key not in archive.files:
+            raise UnreadableImageError(
+                npz_path, f"no array {key!r} (arrays: {', '.join(archive.files)})"
+            )
+        return np.asarray(archive[key])
+
+
+def read_npz_image(ref: str) -> np.ndarray:
+    """Read ``file.npz#key/index`` -> (H, W) uint8."""
+    npz_path, _, inner = ref.rpartition("#")
+    key, _, index_text = inner.rpartition("/")
+    try:
+        index = int(index_text)
+    except ValueError:
+        raise UnreadableImageError(
+            ref, "bad array reference (expected file.npz#key/index)"
+        ) from None
+    if not Path(npz_path).is_file():
+        raise UnreadableImageError(ref, "file not found")
+    array = _npz_array(npz_path, key)
+    if not 0 <= index < array.shape[0]:
+        raise UnreadableImageError(ref, f"index {index} out of range (0..{array.shape[0] - 1})")
+    img = array[index]
+    if img.ndim == 3 and img.shape[-1] in (3, 4):
+        img = to_gray(img[:, :, ::-1] if img.shape[-1] == 3 else img)  # MedMNIST stores RGB
+    return scale_to_uint8(np.asarray(img))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read one image as (H, W) uint8. Raises UnreadableImageError with a short reason."""
+    text = str(path)
+    if NPZ_MARK in text:
+        return read_npz_image(text)
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise UnreadableImageError(path, "file not found") from None
+    except IsADirectoryError:
+        raise UnreadableImageError(path, "is a folder, not an image") from None
+    except OSError as err:
+        raise UnreadableImageError(path, f"cannot read file ({err.strerror})") from None
+    from xrayssl.data.dicom import is_dicom_bytes, read_dicom
+
+    if file.suffix.lower() in (".dcm", ".dicom") or is_dicom_bytes(data):
+        return read_dicom(file)
+    return decode_image_bytes(path, data)
