@@ -1,0 +1,91 @@
+"""PretrainConfig: one self-supervised pretraining run (method, encoder, views, schedule)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from xrayssl.config.base import StrictModel
+
+
+class PretrainConfig(StrictModel):
+    # What is trained.
+    method: str = "simclr"  # a name in xrayssl.models.methods.METHODS
+    encoder: str = "resnet18"  # a name in xrayssl.models.encoders.ENCODERS or "timm:<model>"
+    weights: Path | None = None  # local ImageNet state_dict to start from (RGB stem is summed)
+    image_size: int | None = Field(
+        None, ge=8, description="train at this side; None = the cache's size (resized on device)"
+    )
+    method_options: dict[str, float | int | bool] = Field(
+        default_factory=dict,
+        description="keyword arguments of the method, e.g. temperature, projection_dim",
+    )
+
+    # The two views: augmentation specs (xrayssl.augment.spec), run on the training device.
+    policy: str
+    policy_b: str | None = None  # second view's policy (asymmetric, BYOL-style); None = same
+    multi_view: bool = Field(
+        False, description="positives are two different images of one study (MICLe) if it has two"
+    )
+
+    # Which images.
+    splits: list[str] = Field(default_factory=lambda: ["train"])
+    body_parts: list[str] | None = None
+
+    # Schedule.
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(256, ge=2, description="per device")
+    optimizer: Literal["adamw", "lars"] = "adamw"
+    lr: float | None = Field(
+        None, gt=0, description="None = 1e-3 (adamw) or 0.3 (lars), times global batch / 256"
+    )
+    weight_decay: float | None = Field(None, ge=0, description="None = 1e-4 adamw, 1e-6 lars")
+    warmup_epochs: float = Field(2.0, ge=0)
+    seed: int = 0
+    deterministic: bool = False
+
+    # Hardware (Lightning Trainer arguments).
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"
+    precision: str = Field("auto", description="auto = bf16-mixed / 16-mixed on GPU, 32 on CPU")
+    sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
+    workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
+
+    # Online kNN monitor on a labelled split, each epoch.
+    monitor: bool = True
+    monitor_split: str = "valid"
+    monitor_k: int = Field(20, ge=1)
+    monitor_max_bank: int = Field(4096, ge=1)
+    monitor_max_query: int = Field(2048, ge=1)
+
+    # Bookkeeping.
+    log_every_n_steps: int = Field(10, ge=1)
+    progress: bool = True
+    resume: bool = False
+
+    @field_validator("method")
+    @classmethod
+    def _lower_method(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("splits")
+    @classmethod
+    def _some_split(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one split to pretrain on")
+        return value
+
+    def resolved_lr(self, global_batch: int) -> float:
+        if self.lr is not None:
+            return self.lr
+        base = 1e-3 if self.optimizer == "adamw" else 0.3
+        return base * global_batch / 256
+
+    def resolved_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 1e-4 if self.optimizer == "adamw" else 1e-6
