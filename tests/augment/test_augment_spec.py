@@ -111,3 +111,25 @@ def test_errors_explain_and_point_at_the_character(spec: str, expected: str, col
 def test_a_non_string_spec_is_refused() -> None:
     with pytest.raises(XraySSLError, match="string"):
         parse_policy(3)  # type: ignore[arg-type]
+
+
+def test_separable_affine_grid_equals_torchs() -> None:
+    from torch.nn import functional as F
+
+    from xrayssl.augment.base import affine_grid
+
+    theta = torch.randn(5, 3, 3, generator=torch.Generator().manual_seed(0))
+    ours = affine_grid(theta, 5, 12, 20, torch.float32)
+    reference = F.affine_grid(theta[:, :2], [5, 1, 12, 20], align_corners=False)
+    assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_large_cpu_batches_run_in_chunks_with_the_same_contract() -> None:
+    from xrayssl.augment.spec import CPU_CHUNK
+
+    x = torch.rand(1, 1, 16, 16).expand(CPU_CHUNK * 2 + 3, 1, 16, 16).contiguous()
+    policy = parse_policy("crop+rotation(p=1)+gaussian_noise(p=1)")
+    out = policy(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert torch.unique(out.flatten(1), dim=0).shape[0] == x.shape[0]  # no chunk repeats another
+    assert torch.equal(out, policy(x, torch.Generator().manual_seed(0)))

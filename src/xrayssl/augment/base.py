@@ -145,8 +145,29 @@ def apply_geometric(
 
 def warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Resample ``x: (n, C, H, W)`` at ``theta: (n, 3, 3)`` output->input normalised maps."""
-    grid = F.affine_grid(theta[:, :2, :].to(x.dtype), list(x.shape), align_corners=False)
+    grid = affine_grid(theta, x.shape[0], x.shape[2], x.shape[3], x.dtype)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def affine_grid(
+    theta: torch.Tensor, n: int, height: int, width: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """(n, H, W, 2) sampling grid, equal to ``F.affine_grid(theta[:, :2], align_corners=False)``.
+
+    An affine map is separable into a per-column and a per-row term, so each grid coordinate
+    is one broadcast add of (n, 1, W) and (n, H, 1): on the CPU several times faster than
+    ``F.affine_grid``'s batched matmul with an inner dimension of 3.
+    """
+    device = theta.device
+    xs = (torch.arange(width, device=device, dtype=dtype) * 2 + 1) / width - 1  # pixel centres
+    ys = (torch.arange(height, device=device, dtype=dtype) * 2 + 1) / height - 1
+    theta = theta.to(dtype)
+    grid = torch.empty(n, height, width, 2, device=device, dtype=dtype)
+    for k in range(2):  # k = 0: input x, k = 1: input y
+        per_column = theta[:, k, 0, None] * xs  # (n, W)
+        per_row = theta[:, k, 1, None] * ys + theta[:, k, 2, None]  # (n, H)
+        torch.add(per_column.view(n, 1, width), per_row.view(n, height, 1), out=grid[..., k])
+    return grid
 
 
 def rotation_theta(angle_deg: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -31,6 +31,10 @@ from xrayssl.errors import XraySSLError
 
 ALIASES = {"crop": "random_resized_crop", "blur": "gaussian_blur", "erasing": "random_erasing"}
 IDENTITY = "identity"
+# On the CPU a batch runs in chunks of this many samples: each op's intermediates then stay in
+# the CPU caches instead of streaming (and page-faulting) through memory; several times faster
+# for 128 px batches of 256. On CUDA the whole batch runs at once.
+CPU_CHUNK = 64
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -64,6 +68,13 @@ class Policy(nn.Module):
             raise ValueError(
                 f"a policy takes a float batch (B, C, H, W); got {tuple(x.shape)} {x.dtype}"
             )
+        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
+            return torch.cat([self.run(chunk, generator) for chunk in torch.split(x, CPU_CHUNK)])
+        return self.run(x, generator)
+
+    def run(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Apply the ops to the whole of ``x``, geometric runs fused; clamp to [0, 1]."""
+        given = x
         ops = self.op_list()
         start = 0
         while start < len(ops):
@@ -77,7 +88,7 @@ class Policy(nn.Module):
             else:
                 x = ops[start](x, generator)
                 start += 1
-        return x.clamp(0.0, 1.0)
+        return x.clamp(0.0, 1.0) if x is given else x.clamp_(0.0, 1.0)
 
     def extra_repr(self) -> str:
         return f"spec={self.spec!r}"
