@@ -83,3 +83,23 @@ def test_probe_with_several_outputs_is_refused() -> None:
     with pytest.raises(XraySSLError, match="one abnormality logit"):
         compute_cams(RegionEncoder(SIZE, *TOP_RIGHT), two_square_image(SIZE),
                      probe_linear=torch.nn.Linear(4, 2))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("with_probe", [True, False])
+def test_cams_on_cuda_match_cpu(with_probe: bool) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from xrayssl.models.encoders import build_encoder
+
+    torch.manual_seed(0)
+    encoder = build_encoder("resnet18_small", image_size=32)
+    probe = torch.nn.Linear(encoder.feature_dim, 1) if with_probe else None
+    images = torch.rand(6, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    on_cpu = compute_cams(encoder, images, probe_linear=probe, device="cpu")
+    on_gpu = compute_cams(encoder, images, probe_linear=probe, device="cuda")
+    # TF32 convolutions on the GPU: maps agree closely, not bit for bit
+    assert np.abs(on_cpu.cams - on_gpu.cams).max() < 0.05
+    if with_probe:
+        assert on_cpu.scores is not None and on_gpu.scores is not None
+        assert np.allclose(on_cpu.scores, on_gpu.scores, atol=1e-3)

@@ -217,7 +217,7 @@ def policy_specs(files: StudyFiles) -> list[str]:
 
 def augmentation_section(files: StudyFiles, cache: PreparedCache | None) -> Section:
     section = Section("augment", "Augmentation policies",
-                      "Four random draws of each policy on one image (seed 0).")
+                      "For each policy: the prepared image, then four random draws (seed 0).")
     specs = policy_specs(files)
     if not specs:
         section.notes.append("no trial policies found")
@@ -244,7 +244,8 @@ def augmentation_section(files: StudyFiles, cache: PreparedCache | None) -> Sect
         except (XraySSLError, ValueError, RuntimeError) as err:
             section.notes.append(f"policy {spec!r} could not be previewed: {err}")
             continue
-        strip = tile([(v[0].clamp(0, 1) * 255).round().byte().numpy() for v in views])
+        draws = [(v[0].clamp(0, 1) * 255).round().byte().numpy() for v in views]
+        strip = tile([np.asarray(cache.images[index]), *draws])
         section.pictures.append(Picture(array_uri(strip), spec or "identity",
                                         width=strip.shape[1] * max(1, 96 // cache.size)))
     return section
