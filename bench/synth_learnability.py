@@ -113,7 +113,7 @@ def train_and_score(data: dict[str, np.ndarray], rows: list[dict[str, str]], epo
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         print(f"    epoch {epoch + 1}/{epochs} loss {total / len(train_idx):.4f} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     model.eval()
