@@ -2,14 +2,68 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from xrayssl.cli.not_built import PASS_THROUGH, not_built
+
+def _split_list(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [part for value in values for part in value.split(",") if part.strip()]
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("prepare", context_settings=PASS_THROUGH)
-    def prepare_command() -> None:
-        """(not built yet)"""
-        not_built("prepare")
+    @app.command("prepare")
+    def prepare_command(
+        source: Annotated[Path, typer.Argument(
+            help="MURA root (holding MURA-v1.1/), class folders, CSV manifest, .npz or DICOM "
+                 "folder")],
+        out: Annotated[Path, typer.Option("--out", help="cache folder to write")],
+        size: Annotated[int, typer.Option(help="side of the square cached images")] = 224,
+        clahe: Annotated[str | None, typer.Option(
+            help="CLAHE settings, e.g. clip=2.0,tile=8, or 'off'")] = None,
+        workers: Annotated[int | None, typer.Option(
+            help="processes (default: all cores)")] = None,
+        preview: Annotated[Path | None, typer.Option(
+            help="also write a before/after CLAHE figure (PNG) here")] = None,
+        body_parts: Annotated[list[str] | None, typer.Option(
+            "--body-parts",
+            help="keep only these body parts (comma-separated or repeated)")] = None,
+        label_map: Annotated[str | None, typer.Option(
+            help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
+        kind: Annotated[str | None, typer.Option(
+            help="force the source type: mura, folders, manifest, npz or dicom")] = None,
+        overwrite: Annotated[bool, typer.Option(
+            help="replace a finished cache at --out made with another config")] = False,
+        progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    ) -> None:
+        """Decode, resize (aspect kept, padded) and CLAHE every image into one uint8 cache."""
+        from xrayssl.config.base import validate
+        from xrayssl.config.data import PrepareConfig, parse_clahe, parse_label_map
+        from xrayssl.data.checks import DataWarning
+        from xrayssl.data.prepare import prepare
+        from xrayssl.data.preview import write_clahe_preview
+        from xrayssl.data.sources import load_source
 
+        clahe_config = parse_clahe(clahe)
+        config = validate(
+            PrepareConfig, {"size": size, "clahe": clahe_config.model_dump()}, "prepare options"
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
+                                  body_parts=_split_list(body_parts))
+            typer.echo(f"{source}: {len(records)} images listed")
+            result = prepare(records, out, config, workers=workers, progress=progress,
+                             overwrite=overwrite)
+        for warning in caught:
+            if issubclass(warning.category, DataWarning):
+                typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
+        typer.echo(result.summary())
+        if preview is not None:
+            written = write_clahe_preview(result.cache.records, preview, size=size,
+                                          clahe=clahe_config)
+            typer.echo(f"preview: {written}")

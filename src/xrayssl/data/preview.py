@@ -1,0 +1,81 @@
+"""A before/after CLAHE figure: the same images through the cache geometry, without and with."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from xrayssl.config.data import ClaheConfig
+from xrayssl.data.io import UnreadableImageError, read_image
+from xrayssl.data.prepare import geometry, make_clahe, prepare_pixels
+from xrayssl.data.records import Record
+from xrayssl.errors import XraySSLError
+
+
+def preview_pairs(
+    records: Sequence[Record], size: int, clahe: ClaheConfig, count: int = 6
+) -> list[tuple[Record, np.ndarray, np.ndarray]]:
+    """Up to ``count`` readable images spread over ``records``: (record, before, after)."""
+    if not records:
+        raise XraySSLError("no images to preview")
+    step = max(1, len(records) // count)
+    tool = make_clahe(clahe)
+    pairs: list[tuple[Record, np.ndarray, np.ndarray]] = []
+    for record in list(records[::step]) + list(records):
+        if len(pairs) == count:
+            break
+        if any(record is chosen for chosen, _, _ in pairs):
+            continue
+        try:
+            img = read_image(record.path)
+        except UnreadableImageError:
+            continue
+        pairs.append((record, geometry(img, size), prepare_pixels(img, size, tool)))
+    if not pairs:
+        raise XraySSLError("none of the images could be read for the preview")
+    return pairs
+
+
+def write_clahe_preview(
+    records: Sequence[Record],
+    out_file: Path | str,
+    size: int = 224,
+    clahe: ClaheConfig | None = None,
+    count: int = 6,
+) -> Path:
+    """Write a 2-row figure (top: resized original, bottom: with CLAHE) to ``out_file``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clahe = clahe or ClaheConfig()
+    out_file = Path(out_file)
+    pairs = preview_pairs(records, size, clahe, count)
+    fig, axes = plt.subplots(2, len(pairs), figsize=(2.2 * len(pairs), 4.8), squeeze=False)
+    after_title = f"CLAHE clip={clahe.clip:g} tile={clahe.tile}" if clahe.enabled else "no CLAHE"
+    for column, (record, before, after) in enumerate(pairs):
+        for row, (img, title) in enumerate(((before, "original"), (after, after_title))):
+            ax = axes[row][column]
+            ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            label = "?" if record.label is None else ("abnormal" if record.label else "normal")
+            about = label if record.body_part == "unknown" else f"{record.body_part}, {label}"
+            ax.set_title(f"{title}\n{about}" if row == 0 else title, fontsize=8)
+    fig.tight_layout()
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_file.parent, prefix=f".{out_file.stem}.",
+                               suffix=out_file.suffix or ".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, out_file)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return out_file
