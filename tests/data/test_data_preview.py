@@ -31,5 +31,5 @@ def test_write_clahe_preview(tmp_path: Path) -> None:
                for i in range(2)]
     out = write_clahe_preview(records, tmp_path / "fig" / "preview.png", size=32)
     with Image.open(out) as figure:
-        assert figure.width > figure.height > 100
+        assert figure.width > 100 and figure.height > 100
     assert not list((tmp_path / "fig").glob(".*"))  # no temporary file left behind
