@@ -52,7 +52,7 @@ def test_explain_without_masks_or_probe(make_cache: MakeCache, tmp_path: Path) -
 def test_unknown_split_is_a_clear_error(make_cache: MakeCache, tmp_path: Path) -> None:
     cache = make_cache(n=8, size=32)
     model = ModelToExplain("m", RegionEncoder(32, slice(0, 32), slice(0, 32)))
-    with pytest.raises(XraySSLError, match="no labelled images in split 'test'"):
+    with pytest.raises(XraySSLError, match="no images in split 'test'"):
         explain_models([model], cache, tmp_path / "out", split="test")
 
 

@@ -25,6 +25,8 @@ def test_select_cases_picks_tp_fn_fp_in_confidence_order() -> None:
     ]
     probe_free = select_cases(labels, None, per_kind=1)
     assert probe_free == [Case(0, "abnormal"), Case(3, "normal")]
+    unlabelled = select_cases(np.full(4, -1), np.array([0.1, 0.9, 0.5, 0.7]), per_kind=1)
+    assert unlabelled == [Case(1, "unlabelled"), Case(3, "unlabelled")]
 
 
 def test_overlays_and_comparison_sheet_are_written(tmp_path: Path) -> None:

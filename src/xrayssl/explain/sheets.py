@@ -16,7 +16,7 @@ from PIL import Image
 from xrayssl.explain.gradcam import overlay
 from xrayssl.explain.localization import pointing_game_hit
 
-CaseKind = Literal["TP", "FN", "FP", "abnormal", "normal"]
+CaseKind = Literal["TP", "FN", "FP", "abnormal", "normal", "unlabelled"]
 
 CASE_TITLES: dict[str, str] = {
     "TP": "true positive",
@@ -24,6 +24,7 @@ CASE_TITLES: dict[str, str] = {
     "FP": "false positive",
     "abnormal": "abnormal",
     "normal": "normal",
+    "unlabelled": "unlabelled",
 }
 
 
@@ -48,6 +49,10 @@ def select_cases(
     Without scores (probe-free): the first ``per_kind`` abnormal and normal images.
     """
     labels = np.asarray(labels)
+    if not np.any(labels >= 0):  # no labels: the highest-scored images, else the first ones
+        order = np.arange(len(labels)) if scores is None else np.argsort(-np.asarray(scores),
+                                                                          kind="stable")
+        return [Case(int(i), "unlabelled") for i in order[: 2 * per_kind]]
     if scores is None:
         abnormal = np.flatnonzero(labels == 1)[:per_kind]
         normal = np.flatnonzero(labels == 0)[:per_kind]
