@@ -21,8 +21,10 @@ def test_synth_writes_a_dataset_and_a_contact_sheet(tmp_path: Path) -> None:
     assert paths and all(p.split("/")[2] in ("XR_ELBOW", "XR_WRIST") for p in paths)
     image = cv2.imread(str(sheet))
     assert image is not None
-    # header strip + one row per requested part; 1 label column + 2 normals + 5 kinds
-    assert image.shape[0] > 2 * image.shape[1] / 8
+    # header strip + one 112 px row per requested part; label column + 2 normals + 5 kinds
+    assert image.shape[:2] == (18 + 2 * 112, 64 + 7 * 112)
+    b, g, r = (image[..., i].astype(int) for i in range(3))
+    assert ((r - b > 100) & (r - g > 80)).any()  # the lesion outlines are drawn
 
 
 def test_synth_bad_part_is_a_user_error(tmp_path: Path) -> None:

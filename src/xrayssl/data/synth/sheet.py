@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from xrayssl.data.records import BODY_PARTS
 from xrayssl.data.synth.anatomy import Physique
@@ -46,7 +47,8 @@ def _tile(image: U8, mask: U8 | None, tile: int) -> U8:
 
 def _label(width: int, height: int, text: str) -> U8:
     strip = np.full((height, width, 3), 24, dtype=np.uint8)
-    cv2.putText(strip, text, (4, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1,
+    baseline = height - 6 if height < 40 else height // 2 + 4
+    cv2.putText(strip, text, (4, baseline), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1,
                 cv2.LINE_AA)
     return strip
 
@@ -58,11 +60,12 @@ def render_contact_sheet(path: Path, parts: Sequence[str] = BODY_PARTS, seed: in
     level = parse_difficulty(difficulty)
     columns = [("normal", None)] * normals + [(kind, kind) for kind in KINDS]
     label_h = 18
-    header = np.hstack([_label(tile, label_h, "")] + [_label(tile, label_h, name)
+    label_w = 64
+    header = np.hstack([_label(label_w, label_h, "")] + [_label(tile, label_h, name)
                                                         for name, _ in columns])
     rows = [header]
     for r, part in enumerate(parts):
-        tiles = [_label(tile, tile, part)]
+        tiles = [_label(label_w, tile, part)]
         for c, (_, kind) in enumerate(columns):
             rng = np.random.default_rng([seed, _SHEET_TAG, r, c])
             physique = Physique.sample(rng)
@@ -78,6 +81,11 @@ def render_contact_sheet(path: Path, parts: Sequence[str] = BODY_PARTS, seed: in
     sheet = np.vstack(rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
-        raise XraySSLError(f"could not write the contact sheet to {path}")
+    # a 96-colour palette keeps every grey level a reader can tell apart and the outline
+    # colour, at about a third of the RGB file size (small enough for a README)
+    rgb = Image.fromarray(np.ascontiguousarray(sheet[:, :, ::-1]))
+    try:
+        rgb.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    except OSError as err:
+        raise XraySSLError(f"could not write the contact sheet to {path}: {err}") from err
     return path
