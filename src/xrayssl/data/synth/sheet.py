@@ -38,7 +38,7 @@ def _tile(image: U8, mask: U8 | None, tile: int) -> U8:
         small_mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
         grown = cv2.dilate(small_mask, np.ones((7, 7), np.uint8))
         contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(rgb, contours, -1, OUTLINE_BGR, 1, cv2.LINE_AA)
+        cv2.drawContours(rgb, contours, -1, OUTLINE_BGR, 1, cv2.LINE_8)
     out = np.zeros((tile, tile, 3), dtype=np.uint8)
     y0, x0 = (tile - nh) // 2, (tile - nw) // 2
     out[y0:y0 + nh, x0:x0 + nw] = rgb
@@ -81,11 +81,15 @@ def render_contact_sheet(path: Path, parts: Sequence[str] = BODY_PARTS, seed: in
     sheet = np.vstack(rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # a 96-colour palette keeps every grey level a reader can tell apart and the outline
-    # colour, at about a third of the RGB file size (small enough for a README)
+    # palette PNG: 128 grey levels plus the outline colour, exactly (no dithering); about a
+    # third of the RGB file size, small enough for a README
+    greys = [round(i * 255 / 126) for i in range(127)]
+    palette = [v for g in greys for v in (g, g, g)] + list(OUTLINE_BGR[::-1])
+    palette_image = Image.new("P", (1, 1))
+    palette_image.putpalette(palette + [0, 0, 0] * (256 - len(palette) // 3))
     rgb = Image.fromarray(np.ascontiguousarray(sheet[:, :, ::-1]))
     try:
-        rgb.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        rgb.quantize(palette=palette_image, dither=Image.Dither.NONE).save(path, optimize=True)
     except OSError as err:
         raise XraySSLError(f"could not write the contact sheet to {path}: {err}") from err
     return path
