@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 BODY_PARTS = ("elbow", "finger", "forearm", "hand", "humerus", "shoulder", "wrist")
@@ -30,7 +30,9 @@ class Record:
     mask_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is an immutable scalar, so a shallow copy equals dataclasses.asdict,
+        # which deep-copies and costs ~20x more (seconds on a 40,000-image index).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Record:
