@@ -174,3 +174,16 @@ def test_format_checks_accept_the_real_mura_index(shared_data: Path) -> None:
             assert IMAGE_ROW.match(row), row
         for row in (index / f"{split}_labeled_studies.csv").read_text().splitlines():
             assert STUDY_ROW.match(row), row
+
+
+def test_overwrite_replaces_the_whole_dataset(tmp_path: Path) -> None:
+    first = generate_dataset(tmp_path, parts="hand", patients=3, size=48, seed=1, workers=1,
+                             progress=False)
+    second = generate_dataset(tmp_path, parts="elbow", patients=2, size=48, seed=1,
+                              workers=1, progress=False, overwrite=True)
+    assert first == second
+    listed = [p for split in ("train", "valid")
+              for p in (tmp_path / "MURA-v1.1" / f"{split}_image_paths.csv").read_text().split()]
+    on_disk = {str(p.relative_to(tmp_path)) for p in (tmp_path / "MURA-v1.1").rglob("*.png")}
+    assert set(listed) == on_disk and all("XR_ELBOW" in p for p in listed)
+    assert not list(tmp_path.glob(".synth-*"))  # no staging folder left behind
