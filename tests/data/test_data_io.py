@@ -83,11 +83,11 @@ def test_truncated_png_is_refused(tmp_path: Path) -> None:
         read_image(cut)
 
 
-def test_truncated_jpeg_is_refused_or_decoded_whole(tmp_path: Path) -> None:
+def test_truncated_jpeg_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.jpg"
     assert cv2.imwrite(str(path), gradient(64, 64))
     data = path.read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(data[:40])
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(UnreadableImageError):
         read_image(tmp_path / "cut.jpg")
 
