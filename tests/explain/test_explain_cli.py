@@ -14,12 +14,12 @@ def test_gradcam_command_compares_two_bare_encoders(make_cache: MakeCache, tmp_p
 
     cache = make_cache(n=12, size=32)
     for name in ("a", "b"):
-        save_encoder(build_encoder("resnet18_small", image_size=32), tmp_path / name / "encoder.pt",
+        save_encoder(build_encoder("resnet18", image_size=32), tmp_path / name / "encoder.pt",
                      {"method": "simclr", "policy": f"policy-{name}"})
     out = tmp_path / "out"
     result = CliRunner().invoke(app, [
         "gradcam", "--encoder", str(tmp_path / "a"), "--images", str(cache.root),
-        "--out", str(out), "--compare", str(tmp_path / "b" / "encoder.pt"), "--max-images", "6",
+        "--out", str(out), "--compare", str(tmp_path / "b" / "encoder.pt"), "--max-images", "4",
     ])
     assert result.exit_code == 0, result.output
     assert "pointing game" in result.output
@@ -50,7 +50,7 @@ def test_gradcam_command_prepares_a_plain_image_folder(tmp_path: Path) -> None:
         label_dir = folder / ("abnormal" if i % 2 else "normal")
         label_dir.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 255, (40, 30), dtype=np.uint8)).save(label_dir / f"{i}.png")
-    save_encoder(build_encoder("resnet18_small", image_size=32), tmp_path / "enc.pt", {})
+    save_encoder(build_encoder("resnet18", image_size=32), tmp_path / "enc.pt", {})
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["gradcam", "--encoder", str(tmp_path / "enc.pt"),
                                       "--images", str(folder), "--out", str(out)])

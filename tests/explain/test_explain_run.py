@@ -66,7 +66,7 @@ def test_real_encoder_and_probe_files_load_and_explain(
     from xrayssl.explain.run import load_model
     from xrayssl.models.encoders import build_encoder, save_encoder
 
-    encoder = build_encoder("resnet18_small", image_size=32)
+    encoder = build_encoder("resnet18", image_size=32)
     run = tmp_path / "trial"
     save_encoder(encoder, run / "encoder.pt", {"method": "simclr", "policy": "crop+blur"})
     dim = encoder.feature_dim

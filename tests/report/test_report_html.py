@@ -157,7 +157,7 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
     names = make_fake_study(root, cache)
     trials = names[:2]  # simclr crop (AUROC 0.80) and simclr crop+blur (0.83)
     for seed, name in enumerate(trials):
-        encoder = build_encoder("resnet18_small", image_size=32)
+        encoder = build_encoder("resnet18", image_size=32)
         save_encoder(encoder, root / name / "encoder.pt", {"method": "simclr"})
         coef = np.random.default_rng(seed).normal(size=encoder.feature_dim)
         probe_module.LinearProbe(

@@ -141,5 +141,5 @@ def curves_chart(curves: Sequence[Curve], metric: str) -> str:
     axis.set_xlabel("fraction of training labels")
     axis.set_ylabel(metric)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return figure_uri(figure)

@@ -105,8 +105,8 @@ def overview_section(files: StudyFiles) -> Section:
     metric = files.objective_metric
     section.intro = (
         f"{len(trials)} trial(s) and {len(files.runs) - len(trials)} baseline(s) found in "
-        f"{files.root}. Ranked by image-level {metric.upper()} of a linear probe at "
-        f"{files.objective_fraction:g} of the training labels."
+        f"{files.root}. Ranked by image-level {metric.upper()} of a linear probe trained on "
+        f"{files.objective_fraction:.0%} of the training labels."
     )
     best: dict[str, Run] = {}
     for run in ranked(files):
