@@ -1,0 +1,179 @@
+"""The study configuration: data, methods, seeds, pretraining and probe settings, policy space.
+
+Relative paths are read relative to the working directory the command runs in (the
+repository root for the example configs). ``pretrain`` and ``probe`` hold the keyword
+settings of the pretraining and probe stages; they are validated by those stages' own models
+when the study starts, so a typo there is reported before the first trial runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from xrayssl.config.base import StrictModel, load_yaml
+from xrayssl.errors import XraySSLError
+
+SpaceKind = Literal["list", "subsets", "ablation", "pairwise", "search"]
+
+
+class SynthSettings(StrictModel):
+    """Generate a synthetic MURA-style dataset first (the demo's data)."""
+
+    patients: int = Field(default=40, ge=2)
+    size: int = Field(default=96, ge=16)
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataSettings(StrictModel):
+    """Where images come from: exactly one of ``cache``, ``source`` or ``synth``."""
+
+    cache: Path | None = None
+    source: Path | None = None
+    synth: SynthSettings | None = None
+    size: int = Field(default=224, ge=16, description="prepared image side in pixels")
+    clahe: bool = True
+    cache_dir: Path | None = Field(
+        default=None, description="where source/synth data is prepared; default <study>/cache"
+    )
+    train_split: str = "train"
+    eval_split: str = "valid"
+    body_parts: list[str] | None = None
+
+    @model_validator(mode="after")
+    def one_origin(self) -> DataSettings:
+        given = [name for name in ("cache", "source", "synth") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of data.cache (a prepared cache), data.source (raw images) "
+                f"or data.synth (generated images); got {given or 'none'}"
+            )
+        return self
+
+
+class SpaceSettings(StrictModel):
+    """The policies to compare (see ``xrayssl.study.space``)."""
+
+    kind: SpaceKind
+    policies: list[str] = Field(default_factory=list, description="kind: list")
+    ops: list[str] = Field(default_factory=list)
+    base: str = ""
+    direction: Literal["add", "remove", "both"] = "add"
+    mode: Literal["asymmetric", "composed"] = "asymmetric"
+    strengths: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict,
+        description="kind: search. op -> parameter -> (low, high) range sampled by TPE",
+    )
+    n_trials: int | None = Field(default=None, ge=1, description="kind: search. trial budget")
+
+    @model_validator(mode="after")
+    def fields_for_kind(self) -> SpaceSettings:
+        if self.kind == "list" and not self.policies:
+            raise ValueError("space.kind 'list' needs space.policies (a list of specs)")
+        if self.kind in ("subsets", "ablation", "pairwise", "search") and not self.ops:
+            raise ValueError(f"space.kind {self.kind!r} needs space.ops (a list of op names)")
+        if len(set(self.ops)) != len(self.ops):
+            raise ValueError(f"space.ops has repeats: {self.ops}")
+        if self.kind == "search" and self.n_trials is None:
+            raise ValueError("space.kind 'search' needs space.n_trials (the trial budget)")
+        unknown = set(self.strengths) - set(self.ops)
+        if unknown:
+            raise ValueError(f"space.strengths names ops not in space.ops: {sorted(unknown)}")
+        for op, params in self.strengths.items():
+            for param, (low, high) in params.items():
+                if not low < high:
+                    raise ValueError(f"space.strengths.{op}.{param}: need low < high")
+        return self
+
+
+class ObjectiveSettings(StrictModel):
+    """The number a trial is ranked by (always maximised)."""
+
+    metric: Literal["auroc", "kappa", "accuracy", "f1"] = "auroc"
+    level: Literal["image", "study"] = "image"
+    fraction: float = Field(default=1.0, gt=0, le=1)
+
+
+class RunnerSettings(StrictModel):
+    heartbeat_interval: int = Field(default=10, ge=1, description="seconds between heartbeats")
+    grace_period: int = Field(
+        default=60, ge=2, description="seconds without heartbeat before a trial counts as dead"
+    )
+    max_attempts: int = Field(default=2, ge=1, description="tries of a trial that raises")
+    prune: bool = Field(default=False, description="stop weak trials on the online monitor")
+    prune_warmup_epochs: int = Field(default=1, ge=0)
+    prune_startup_trials: int = Field(default=4, ge=0)
+    wait_for_others: bool = Field(
+        default=True, description="when the queue is empty, wait for trials running elsewhere"
+    )
+
+    @model_validator(mode="after")
+    def grace_after_heartbeat(self) -> RunnerSettings:
+        if self.grace_period <= self.heartbeat_interval:
+            raise ValueError("runner.grace_period must be longer than runner.heartbeat_interval")
+        return self
+
+
+class ReportSettings(StrictModel):
+    gradcam: bool = True
+    gradcam_images: int = Field(default=6, ge=1)
+
+
+class StudyConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    runs_dir: Path = Path("runs")
+    data: DataSettings
+    methods: list[str] = Field(default_factory=lambda: ["simclr", "byol"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    pretrain: dict[str, Any] = Field(default_factory=dict)
+    probe: dict[str, Any] = Field(default_factory=dict)
+    space: SpaceSettings
+    objective: ObjectiveSettings = Field(default_factory=ObjectiveSettings)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @model_validator(mode="after")
+    def no_reserved_keys(self) -> StudyConfig:
+        reserved = {"method", "policy", "policy_b", "seed"} & set(self.pretrain)
+        if reserved:
+            raise ValueError(
+                f"pretrain sets {sorted(reserved)}, which the study chooses per trial; "
+                "use methods/seeds/space instead"
+            )
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods has repeats: {self.methods}")
+        return self
+
+    @property
+    def study_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+    def fingerprint(self) -> str:
+        """Hash of what makes two trials with the same key comparable.
+
+        Methods, seeds and the policy space are left out on purpose: widening them (the demo's
+        ``--full``) extends a study instead of starting over, reusing finished trials.
+        """
+        settled = self.model_dump(
+            mode="json", include={"data", "pretrain", "probe", "objective"}
+        )
+        blob = json.dumps(settled, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_study_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study YAML; ``overrides`` replace top-level fields afterwards."""
+    config = load_yaml(StudyConfig, path)
+    if overrides:
+        merged = config.model_dump()
+        merged.update(overrides)
+        try:
+            config = StudyConfig.model_validate(merged)
+        except ValueError as err:
+            raise XraySSLError(f"{path}: {err}") from None
+    return config

@@ -1,0 +1,201 @@
+"""Policy spaces: which augmentation policies a study compares.
+
+A policy is a pair of spec strings, one per view. ``view2 is None`` means both views use the
+same policy (the usual SimCLR/BYOL setup); a pairwise study sets them apart, as in Figure 5
+of the SimCLR paper. Specs are composed with ``+`` (``crop+flip``); the empty policy is
+``identity``.
+
+Four kinds of space:
+
+- ``list``: the policies written out.
+- ``subsets``: every subset of ``ops`` on top of ``base`` (5 ops -> 32 policies).
+- ``ablation``: ``base`` alone and with each op added (``direction: add``); the full policy
+  and the full policy with each op removed (``remove``); or both.
+- ``pairwise``: op A on view 1 and op B on view 2 (``asymmetric``), each on top of ``base``;
+  swapping the views gives the same trial for symmetric losses (SimCLR, BYOL), so only the
+  upper triangle with its diagonal is run: n (n + 1) / 2 policies. ``composed`` follows the
+  paper's figure literally: A then B on view 1, ``base`` alone on view 2 (n * n policies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+IDENTITY = "identity"
+
+
+def compose(*parts: str) -> str:
+    """Join spec fragments with ``+``, dropping empty and identity parts."""
+    kept = [p.strip() for p in parts if p.strip() and p.strip() != IDENTITY]
+    return "+".join(kept) if kept else IDENTITY
+
+
+@dataclass(frozen=True, order=True)
+class PolicyPair:
+    """The augmentation of each view. ``view2 is None``: both views share ``view1``."""
+
+    view1: str
+    view2: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How tables name the policy: ``crop+flip`` or ``crop+flip | crop+blur``."""
+        return self.view1 if self.view2 is None else f"{self.view1} | {self.view2}"
+
+    @property
+    def symmetric(self) -> bool:
+        return self.view2 is None
+
+
+@dataclass(frozen=True, order=True)
+class GridPoint:
+    """One trial of a grid study: a method pretrained with a policy from one seed."""
+
+    method: str
+    policy: PolicyPair
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the trial: equal keys are the same experiment."""
+        view2 = "=" if self.policy.view2 is None else self.policy.view2
+        return f"{self.method}|{self.policy.view1}|{view2}|{self.seed}"
+
+    @property
+    def slug(self) -> str:
+        """Folder name of the trial: readable, filesystem-safe and unique through a hash."""
+        readable = f"{self.method}_{self.policy.label}_s{self.seed}"
+        readable = re.sub(r"[^A-Za-z0-9+=._-]+", "-", readable.replace(" | ", "__"))[:80]
+        digest = hashlib.sha1(self.key.encode("utf-8")).hexdigest()[:8]
+        return f"{readable}_{digest}"
+
+    def as_attrs(self) -> dict[str, str | int | None]:
+        return {
+            "method": self.method,
+            "view1": self.policy.view1,
+            "view2": self.policy.view2,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, object]) -> GridPoint:
+        view2 = attrs.get("view2")
+        seed = attrs["seed"]
+        if not isinstance(seed, int | str):
+            raise TypeError(f"seed attribute must be an int, got {seed!r}")
+        return cls(
+            method=str(attrs["method"]),
+            policy=PolicyPair(str(attrs["view1"]), None if view2 is None else str(view2)),
+            seed=int(seed),
+        )
+
+
+def unique(policies: Sequence[PolicyPair]) -> list[PolicyPair]:
+    """Drop repeats, keep the first occurrence's order."""
+    seen: set[PolicyPair] = set()
+    out: list[PolicyPair] = []
+    for policy in policies:
+        if policy not in seen:
+            seen.add(policy)
+            out.append(policy)
+    return out
+
+
+def explicit_space(specs: Sequence[str]) -> list[PolicyPair]:
+    """Specs as written; ``"A | B"`` gives view 1 policy A and view 2 policy B."""
+    pairs = []
+    for spec in specs:
+        if "|" in spec:
+            view1, view2 = (part.strip() for part in spec.split("|", 1))
+            pairs.append(PolicyPair(compose(view1), compose(view2)))
+        else:
+            pairs.append(PolicyPair(compose(spec)))
+    return unique(pairs)
+
+
+def subsets_space(ops: Sequence[str], base: str = "") -> list[PolicyPair]:
+    """Every subset of ``ops`` on top of ``base``: 2 ** len(ops) policies, smallest first."""
+    policies = [
+        PolicyPair(compose(base, *chosen))
+        for size in range(len(ops) + 1)
+        for chosen in itertools.combinations(ops, size)
+    ]
+    return unique(policies)
+
+
+def ablation_space(ops: Sequence[str], base: str = "", direction: str = "add") -> list[PolicyPair]:
+    """One op at a time: added to ``base`` and/or removed from ``base`` plus every op."""
+    if direction not in ("add", "remove", "both"):
+        raise ValueError(f"direction must be add, remove or both, not {direction!r}")
+    policies: list[PolicyPair] = []
+    if direction in ("add", "both"):
+        policies.append(PolicyPair(compose(base)))
+        policies += [PolicyPair(compose(base, op)) for op in ops]
+    if direction in ("remove", "both"):
+        policies.append(PolicyPair(compose(base, *ops)))
+        policies += [
+            PolicyPair(compose(base, *(other for other in ops if other != op))) for op in ops
+        ]
+    return unique(policies)
+
+
+def pairwise_space(
+    ops: Sequence[str], base: str = "", mode: str = "asymmetric"
+) -> list[PolicyPair]:
+    """The SimCLR Figure 5 grid over ``ops`` (see the module docstring for the two modes)."""
+    if mode == "asymmetric":
+        policies = []
+        for i, op_a in enumerate(ops):
+            for op_b in ops[i:]:
+                view1, view2 = compose(base, op_a), compose(base, op_b)
+                policies.append(PolicyPair(view1) if op_a == op_b else PolicyPair(view1, view2))
+        return unique(policies)
+    if mode == "composed":
+        return unique([
+            PolicyPair(compose(base, op_a, op_b) if op_a != op_b else compose(base, op_a),
+                       compose(base))
+            for op_a in ops
+            for op_b in ops
+        ])
+    raise ValueError(f"pairwise mode must be asymmetric or composed, not {mode!r}")
+
+
+def pairwise_cell(policy: PolicyPair, ops: Sequence[str], base: str = "") -> tuple[str, str] | None:
+    """Which (row op, column op) of the pairwise heatmap a policy fills, if any."""
+    base_ops = set(compose(base).split("+")) - {IDENTITY}
+
+    def extra(spec: str) -> list[str]:
+        return [part for part in spec.split("+") if part not in base_ops and part != IDENTITY]
+
+    first = extra(policy.view1)
+    second = extra(policy.view2) if policy.view2 is not None else None
+    if second is None:
+        if len(first) == 1 and first[0] in ops:
+            return first[0], first[0]
+        if len(first) == 2 and all(op in ops for op in first):
+            return first[0], first[1]
+        return None
+    if len(first) == 1 and len(second) == 1 and first[0] in ops and second[0] in ops:
+        return first[0], second[0]
+    # composed mode: the ops sit on view 1, view 2 is the base alone
+    if not second and len(first) == 1 and first[0] in ops:
+        return first[0], first[0]
+    if not second and len(first) == 2 and all(op in ops for op in first):
+        return first[0], first[1]
+    return None
+
+
+def grid(
+    policies: Sequence[PolicyPair], methods: Sequence[str], seeds: Sequence[int]
+) -> list[GridPoint]:
+    """Every method x policy x seed, in that nesting order (all methods see policy 1 first)."""
+    return [
+        GridPoint(method=method, policy=policy, seed=seed)
+        for seed in seeds
+        for policy in policies
+        for method in methods
+    ]

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from study.conftest import MakeConfig
+from xrayssl.config.study import load_study_config
+from xrayssl.errors import XraySSLError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_errors_name_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: s\ndata: {cache: c, source: s}\nspace: {kind: subsets}\n")
+    with pytest.raises(XraySSLError) as err:
+        load_study_config(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert "exactly one of data.cache" in text
+    assert "space.ops" in text
+
+
+def test_typo_and_reserved_fields_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(XraySSLError, match="epochz"):
+        load_study_config(write(tmp_path, "name: s\ndata: {cache: c}\nepochz: 3\n"
+                                "space: {kind: list, policies: [crop]}\n"))
+    with pytest.raises(XraySSLError, match="study chooses per trial"):
+        load_study_config(write(tmp_path, "name: s\ndata: {cache: c}\npretrain: {method: x}\n"
+                                "space: {kind: list, policies: [crop]}\n"))
+
+
+def test_fingerprint_ignores_the_space_but_not_the_training(make_config: MakeConfig) -> None:
+    small = make_config()
+    wide = make_config(space={"kind": "subsets", "ops": ["flip", "rotation"], "base": "crop"})
+    longer = make_config(pretrain={"epochs": 9})
+    assert small.fingerprint() == wide.fingerprint()
+    assert small.fingerprint() != longer.fingerprint()
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "mura.yaml", "knee.yaml"])
+def test_shipped_configs_validate(name: str) -> None:
+    path = REPO / "configs" / name
+    if not path.exists():
+        pytest.skip(f"{path} not written yet")
+    config = load_study_config(path)
+    assert config.methods
