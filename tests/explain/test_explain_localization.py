@@ -45,12 +45,18 @@ def test_summary_skips_images_without_lesions_and_reports_chance() -> None:
     empty_mask = np.zeros_like(mask)
     cams = np.stack([cam, miss, cam, np.zeros_like(cam)])
     masks = np.stack([mask, mask, empty_mask, mask])
-    score = localization_score(cams, masks)
+    score = localization_score(cams, masks, tolerance=1)
     assert score.images == 3  # the image with an empty mask is not scored
     assert score.pointing_game == pytest.approx(1 / 3)  # the all-zero CAM's peak (0,0) misses
     assert score.empty_cams == 1
     assert score.energy_inside == pytest.approx((4.0 / 4.5 + 0.0) / 2)
     assert score.chance_energy == pytest.approx(0.04)
+    assert score.pointing_game_tolerant == pytest.approx(1 / 3)  # (9, 9) is far from rows 2-3
+    near = np.zeros_like(cam)
+    near[4, 4] = 1.0  # diagonal neighbour of the lesion corner (3, 3)
+    tolerant = localization_score(near[None], mask[None], tolerance=2)
+    assert (tolerant.pointing_game, tolerant.pointing_game_tolerant) == (0.0, 1.0)
+    assert localization_score(near[None], mask[None]).tolerance == 1  # 10 px * 15 / 224
 
 
 def test_empty_cam_and_bad_input() -> None:

@@ -81,9 +81,10 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{name}: no lesion masks, no localization score")
             else:
                 typer.echo(
-                    f"{name}: pointing game {score['pointing_game']:.2f}, energy inside "
-                    f"{score['energy_inside']:.2f} (chance {score['chance_energy']:.2f}) "
-                    f"over {score['images']} abnormal images"
+                    f"{name}: pointing game {score['pointing_game']:.2f} strict, "
+                    f"{score['pointing_game_tolerant']:.2f} within {score['tolerance']} px; "
+                    f"CAM energy in lesion {score['energy_inside']:.3g} "
+                    f"(chance {score['chance_energy']:.3g}) over {score['images']} abnormal images"
                 )
 
     @app.command("report")

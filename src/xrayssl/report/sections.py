@@ -272,7 +272,7 @@ def results_section(files: StudyFiles) -> Section:
     if has_study:
         columns.append(f"study-level {metric.upper()} [CI]")
     if local:
-        columns += ["pointing game", "CAM energy in lesion"]
+        columns += ["pointing game (strict / near)", "CAM energy in lesion"]
     columns.append("run folder")
     rows, ids = [], []
     for rank, run in enumerate(runs, start=1):
@@ -285,20 +285,24 @@ def results_section(files: StudyFiles) -> Section:
             row.append(fmt(run.study_metrics.get(metric)))
         if local:
             score = local.get(run.name)
-            if score is None:
-                row += [Cell("–"), Cell("–")]
-            else:
-                pointing = float(score.get("pointing_game", math.nan))
-                energy = float(score.get("energy_inside", math.nan))
-                chance = float(score.get("chance_energy", math.nan))
-                row += [Cell(f"{pointing:.2f}", pointing),
-                        Cell(f"{energy:.2f} (chance {chance:.2f})", energy)]
+            row += localization_cells(score) if score is not None else [Cell("–"), Cell("–")]
         row.append(Cell(run.name))
         rows.append(row)
         ids.append(run.name)
     section.tables.append(Table(columns, rows, ids, sortable=True))
     section.tables.extend(body_part_tables(files, runs))
     return section
+
+
+def localization_cells(score: dict[str, Any]) -> list[Cell]:
+    """'strict / near' pointing-game rates and the energy share with its ratio to chance."""
+    strict = float(score.get("pointing_game", math.nan))
+    near = float(score.get("pointing_game_tolerant", math.nan))
+    energy = float(score.get("energy_inside", math.nan))
+    chance = float(score.get("chance_energy", math.nan))
+    ratio = energy / chance if chance > 0 else math.nan
+    return [Cell(f"{strict:.2f} / {near:.2f}", strict),
+            Cell(f"{energy:.3g} ({ratio:.1f}× chance)", energy)]
 
 
 def body_part_tables(files: StudyFiles, runs: Sequence[Run]) -> list[Table]:
@@ -411,8 +415,10 @@ def gradcam_section(files: StudyFiles) -> Section:
         "Where each encoder looks when its probe scores an image as abnormal. Rows: true "
         "positives, false negatives and false positives of the first column's model; the "
         "lesion is outlined in the first column and + marks each CAM's peak. Localization: "
-        "the pointing game (share of abnormal images whose CAM peak lies in the lesion) and "
-        "the share of CAM energy inside the lesion (chance = the lesion's area share).",
+        "the pointing game (share of abnormal images whose CAM peak lies in the lesion, "
+        "strictly and within the usual tolerance of 15 px at 224 px, scaled) and the share of "
+        "CAM energy inside the lesion, with its ratio to chance (a flat map scores the "
+        "lesion's area share).",
     )
     record = files.explain
     if record is None:
@@ -426,21 +432,19 @@ def gradcam_section(files: StudyFiles) -> Section:
     else:
         section.notes.append(f"{sheet} is missing")
     rows = []
+    tolerance = None
     for model in record.get("models", []):
         if not isinstance(model, dict):
             continue
         score = model.get("localization")
         if isinstance(score, dict):
-            rows.append([Cell(str(model.get("name", "?"))), Cell(str(model.get("run", ""))),
-                         Cell(f"{float(score['pointing_game']):.2f}",
-                              float(score["pointing_game"])),
-                         Cell(f"{float(score['energy_inside']):.2f}",
-                              float(score["energy_inside"])),
-                         Cell(f"{float(score['chance_energy']):.2f}"),
-                         Cell(str(score.get("images", "")))])
+            tolerance = score.get("tolerance", tolerance)
+            rows.append([Cell(str(model.get("name", "?"))), Cell(str(model.get("run") or "")),
+                         *localization_cells(score), Cell(str(score.get("images", "")))])
     if rows:
-        section.tables.append(Table(["model", "run", "pointing game", "energy in lesion",
-                                     "chance", "abnormal images"], rows, sortable=True))
+        section.tables.append(Table(
+            ["model", "run", f"pointing game (strict / within {tolerance} px)",
+             "CAM energy in lesion", "abnormal images"], rows, sortable=True))
     else:
         section.notes.append("no lesion masks in this data: no localization score")
     missing = record.get("originals_missing") or {}
