@@ -78,7 +78,8 @@ def fmt(estimate: Estimate | None, ci: bool = True) -> Cell:
 
 
 def objective(run: Run, files: StudyFiles) -> float:
-    estimate = run.metrics.get(files.objective_metric)
+    levels = run.study_metrics if files.objective_level == "study" else run.metrics
+    estimate = levels.get(files.objective_metric)
     return estimate.value if estimate is not None else math.nan
 
 
@@ -105,7 +106,8 @@ def overview_section(files: StudyFiles) -> Section:
     metric = files.objective_metric
     section.intro = (
         f"{len(trials)} trial(s) and {len(files.runs) - len(trials)} baseline(s) found in "
-        f"{files.root}. Ranked by image-level {metric.upper()} of a linear probe trained on "
+        f"{files.root}. Ranked by {files.objective_level}-level {metric.upper()} of a linear "
+        "probe trained on "
         f"{files.objective_fraction:.0%} of the training labels."
     )
     best: dict[str, Run] = {}
@@ -115,7 +117,9 @@ def overview_section(files: StudyFiles) -> Section:
     if best:
         section.tables.append(Table(
             ["method", "best policy", metric.upper()],
-            [[Cell(m), Cell(r.policy_label), fmt(r.metrics.get(metric))] for m, r in best.items()],
+            [[Cell(m), Cell(r.policy_label), fmt((r.study_metrics if files.objective_level ==
+                                                  "study" else r.metrics).get(metric))]
+             for m, r in best.items()],
         ))
     else:
         section.notes.append("no finished trial with metrics yet")

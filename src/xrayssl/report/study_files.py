@@ -78,6 +78,7 @@ class StudyFiles:
     notes: list[str]
     objective_metric: str = "auroc"
     objective_fraction: float = 1.0
+    objective_level: str = "image"  # "study": MURA-style study-level metrics rank the runs
 
     @property
     def gradcam_dir(self) -> Path:
@@ -216,19 +217,34 @@ def read_study(root: Path) -> StudyFiles:
     objective = (config or {}).get("objective") or {}
     metric = str(objective.get("metric", "auroc"))
     fraction = _float(objective.get("fraction", 1.0))
+    level = str(objective.get("level", "image"))
     runs = []
-    for path in sorted(root.rglob(METRICS_FILE)):
-        relative = path.parent.relative_to(root)
-        if len(relative.parts) > 3 or GRADCAM_DIR in relative.parts or not relative.parts:
-            continue
-        run = read_run(path.parent, root, metric, fraction, notes)
+    for folder in run_folders(root):
+        run = read_run(folder, root, metric, fraction, notes)
         if run is not None:
             runs.append(run)
     explain_path = root / GRADCAM_DIR / EXPLAIN_FILE
     explain = _read_json(explain_path, notes) if explain_path.is_file() else None
     return StudyFiles(root=root, config=config, config_text=config_text, runs=runs,
                       explain=explain, notes=notes, objective_metric=metric,
-                      objective_fraction=fraction)
+                      objective_fraction=fraction, objective_level=level)
+
+
+SKIP_FOLDERS = {GRADCAM_DIR, "cache", "synth", "checkpoints", "logs", "prepared"}
+
+
+def run_folders(root: Path, depth: int = 2) -> list[Path]:
+    """Folders holding a metrics.json, at most ``depth`` levels down (trials, baselines/x);
+    the data, checkpoint and Grad-CAM folders are not searched."""
+    found: list[Path] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if child.name in SKIP_FOLDERS or child.name.startswith("."):
+            continue
+        if (child / METRICS_FILE).is_file():
+            found.append(child)
+        elif depth > 1:
+            found.extend(run_folders(child, depth - 1))
+    return found
 
 
 def policy_ops(spec: str) -> frozenset[str] | None:
