@@ -45,8 +45,8 @@ def test_ablation_adds_or_removes_one_op_at_a_time(direction: str, count: int) -
 def test_asymmetric_pairwise_grid_is_the_upper_triangle_with_diagonal() -> None:
     policies = pairwise_space(FIVE_OPS, base="crop")
     assert len(policies) == 5 * 6 // 2
-    symmetric = [p for p in policies if p.symmetric]
-    assert len(symmetric) == 5  # the diagonal: one op on both views
+    diagonal = [p for p in policies if p.view1 == p.view2]
+    assert len(diagonal) == 5  # one op on both views
     cells = {pairwise_cell(p, FIVE_OPS, "crop") for p in policies}
     assert len(cells) == 15 and None not in cells
     assert pairwise_cell(PolicyPair("crop+flip", "crop+rotation"), FIVE_OPS, "crop") == (

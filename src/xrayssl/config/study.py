@@ -1,7 +1,9 @@
 """The study configuration: data, methods, seeds, pretraining and probe settings, policy space.
 
 Relative paths are read relative to the working directory the command runs in (the
-repository root for the example configs). ``pretrain`` and ``probe`` hold the keyword
+repository root for the example configs). Pretraining uses the ``train`` split of the cache,
+the probe trains on ``train`` and is tested on ``valid`` (a ``val`` folder is read as
+``valid``). ``pretrain`` and ``probe`` hold the keyword
 settings of the pretraining and probe stages; they are validated by those stages' own models
 when the study starts, so a typo there is reported before the first trial runs.
 """
@@ -41,8 +43,6 @@ class DataSettings(StrictModel):
     cache_dir: Path | None = Field(
         default=None, description="where source/synth data is prepared; default <study>/cache"
     )
-    train_split: str = "train"
-    eval_split: str = "valid"
     body_parts: list[str] | None = None
 
     @model_validator(mode="after")

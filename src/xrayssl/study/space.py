@@ -151,8 +151,8 @@ def pairwise_space(
         policies = []
         for i, op_a in enumerate(ops):
             for op_b in ops[i:]:
-                view1, view2 = compose(base, op_a), compose(base, op_b)
-                policies.append(PolicyPair(view1) if op_a == op_b else PolicyPair(view1, view2))
+                # The diagonal keeps view 2 explicit (same spec twice) so heatmaps find it.
+                policies.append(PolicyPair(compose(base, op_a), compose(base, op_b)))
         return unique(policies)
     if mode == "composed":
         return unique([

@@ -1,0 +1,224 @@
+"""One trial of a study: pretrain -> linear probe (metrics per body part) -> the trial's folder.
+
+``runs/<study>/<trial>/``::
+
+    config.yaml     the grid point and the exact pretrain/probe settings
+    checkpoints/    pretraining checkpoints (a re-run trial resumes from the newest)
+    log.csv         one row per pretraining epoch (loss, lr, kNN monitor, pairs/s)
+    encoder.pt      the pretrained encoder alone
+    probe.json      the probe fitted on 100% of the training labels (for Grad-CAM)
+    metrics.json    AUROC/kappa/... with CIs per label fraction and body part, and predictions
+
+Every file is written atomically by the stage that makes it; ``metrics.json`` is written last,
+so a folder with it is a finished trial and a re-run of that trial only reads it back.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import yaml
+
+from xrayssl.config.base import validate
+from xrayssl.config.pretrain import PretrainConfig
+from xrayssl.config.probe import ProbeConfig
+from xrayssl.config.study import ObjectiveSettings, StudyConfig
+from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
+from xrayssl.errors import XraySSLError
+from xrayssl.study.runner import TrialContext, TrialOutcome, policy_pairs
+from xrayssl.study.space import GridPoint, PolicyPair, compose
+
+METRICS_FILE = "metrics.json"
+PROBE_FILE = "probe.json"
+CONFIG_FILE = "config.yaml"
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock shared by every local worker of a study (data is made only once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCache:
+    """Open the study's prepared cache, generating and preparing it first when needed."""
+    from xrayssl.data.mura import load_mura
+    from xrayssl.data.prepare import prepare_cache
+    from xrayssl.data.sources import load_source
+
+    data = config.data
+    if data.cache is not None:
+        return PreparedCache.open(data.cache)
+    cache_dir = data.cache_dir or config.study_dir / "cache"
+    with file_lock(config.study_dir / ".data.lock"):
+        if data.synth is not None:
+            from xrayssl.data.synth import generate_dataset
+
+            source = config.study_dir / "synth"
+            if not (source / "MURA-v1.1").is_dir():
+                generate_dataset(
+                    source, parts=data.body_parts, patients=data.synth.patients,
+                    size=data.synth.size, seed=data.synth.seed, progress=progress,
+                    **data.synth.options,
+                )
+            records = load_mura(source, body_parts=data.body_parts)
+        else:
+            assert data.source is not None
+            records = load_source(data.source, body_parts=data.body_parts)
+        clahe = None if data.clahe else {"enabled": False}
+        return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress)
+
+
+def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> PretrainConfig:
+    fields: dict[str, Any] = {
+        "body_parts": config.data.body_parts,
+        "progress": progress,
+        **config.pretrain,
+        "method": point.method,
+        "policy": point.policy.view1,
+        "policy_b": point.policy.view2,
+        "seed": point.seed,
+        "resume": True,  # a re-run trial continues from its own checkpoints
+    }
+    return validate(PretrainConfig, fields, f"study {config.name}: pretrain")
+
+
+def probe_config(config: StudyConfig) -> ProbeConfig:
+    fields = {"body_parts": config.data.body_parts, **config.probe}
+    probe = validate(ProbeConfig, fields, f"study {config.name}: probe")
+    if not any(abs(f - config.objective.fraction) < 1e-9 for f in probe.fractions):
+        raise XraySSLError(
+            f"study {config.name}: objective.fraction {config.objective.fraction:g} is not among "
+            f"probe.fractions {probe.fractions}; add it there"
+        )
+    return probe
+
+
+def check_study(config: StudyConfig) -> None:
+    """Fail before the first trial on what would fail in every trial: names and settings."""
+    from xrayssl.augment.spec import parse_policy
+    from xrayssl.models.methods import METHODS
+
+    for method in config.methods:
+        METHODS.get(method)
+    probe_config(config)
+    if config.space.kind == "search":
+        pairs = [PolicyPair(compose(config.space.base))]
+        specs = {compose(config.space.base), *config.space.ops}
+    else:
+        pairs = policy_pairs(config)
+        specs = {p.view1 for p in pairs} | {p.view2 for p in pairs if p.view2 is not None}
+    pretrain_config(config, GridPoint(config.methods[0], pairs[0], 0), progress=False)
+    for spec in sorted(specs):
+        try:
+            parse_policy(spec)
+        except XraySSLError as err:
+            raise XraySSLError(f"study {config.name}: policy {spec!r}: {err}") from None
+
+
+def objective_value(metrics: dict[str, Any], objective: ObjectiveSettings) -> float:
+    """The number a trial is ranked by, read from its metrics.json content."""
+    for block in metrics.get("results", {}).values():
+        if abs(float(block.get("fraction", -1)) - objective.fraction) > 1e-9:
+            continue
+        level = (block.get("metrics", {}).get("overall") or {}).get(objective.level)
+        if not level:
+            raise XraySSLError(
+                f"no {objective.level}-level metrics (the test set may have one image per "
+                "study); set objective.level to image"
+            )
+        value = (level.get(objective.metric) or {}).get("value")
+        if value is None:
+            raise XraySSLError(f"metric {objective.metric} is undefined on this test set")
+        return float(value)
+    raise XraySSLError(f"no results at label fraction {objective.fraction:g}")
+
+
+class MonitorReporter(pl.Callback):
+    """Hands each epoch's kNN monitor to the study (which may prune the trial)."""
+
+    def __init__(self, report: Callable[[int, float], None]) -> None:
+        self.report = report
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from xrayssl.models.pretrain import EpochRecorder
+
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
+            if isinstance(callback, EpochRecorder) and callback.history:
+                row = callback.history[-1]
+                value = row.get("knn_auroc", row.get("knn_accuracy"))
+                if value is not None:
+                    self.report(int(row["epoch"]), float(value))
+
+
+class PipelineTrial:
+    """The real trial function: prepared cache in, finished run folder out."""
+
+    def __init__(self, config: StudyConfig, cache: PreparedCache, progress: bool = True) -> None:
+        self.config = config
+        self.cache = cache
+        self.progress = progress
+
+    def __call__(self, ctx: TrialContext) -> TrialOutcome:
+        from xrayssl.evaluate.run import evaluate_encoder
+        from xrayssl.models.encoders import load_encoder
+        from xrayssl.models.pretrain import ENCODER_FILE, SUMMARY_FILE, run_pretraining
+
+        folder = ctx.trial_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        metrics_path = folder / METRICS_FILE
+        if metrics_path.is_file():  # finished before its worker died: only read it back
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            return self._outcome(metrics)
+        pretrain = pretrain_config(self.config, ctx.point, self.progress)
+        probe = probe_config(self.config)
+        atomic_write_text(folder / CONFIG_FILE, yaml.safe_dump({
+            "study": self.config.name,
+            "key": ctx.point.key,
+            "method": ctx.point.method,
+            "policy": ctx.point.policy.view1,
+            "policy_b": ctx.point.policy.view2,
+            "seed": ctx.point.seed,
+            "pretrain": pretrain.model_dump(mode="json"),
+            "probe": probe.model_dump(mode="json"),
+            "objective": self.config.objective.model_dump(mode="json"),
+        }, sort_keys=False))
+        if not self._pretraining_finished(folder / SUMMARY_FILE, pretrain.epochs):
+            run_pretraining(pretrain, self.cache, folder, callbacks=[MonitorReporter(ctx.report)])
+        encoder, _meta = load_encoder(folder / ENCODER_FILE)
+        say = (lambda msg: print(f"  probe: {msg}", file=sys.stderr)) if self.progress else None
+        metrics = evaluate_encoder(
+            encoder, self.cache, config=probe, probe_out=folder / PROBE_FILE, progress=say,
+            model={"method": ctx.point.method, "policy": ctx.point.policy.view1,
+                   "policy_b": ctx.point.policy.view2, "seed": ctx.point.seed,
+                   "trial": folder.name, "encoder": str(folder / ENCODER_FILE)},
+        )
+        atomic_write_json(metrics_path, metrics)
+        return self._outcome(metrics)
+
+    @staticmethod
+    def _pretraining_finished(summary: Path, epochs: int) -> bool:
+        if not summary.is_file():
+            return False
+        try:
+            done = json.loads(summary.read_text(encoding="utf-8")).get("epochs_completed", 0)
+        except (OSError, json.JSONDecodeError):
+            return False
+        return bool(int(done) >= epochs and summary.with_name("encoder.pt").is_file())
+
+    def _outcome(self, metrics: dict[str, Any]) -> TrialOutcome:
+        value = objective_value(metrics, self.config.objective)
+        summary: dict[str, float] = {str(self.config.objective.metric): value}
+        return TrialOutcome(value=value, summary=summary)
