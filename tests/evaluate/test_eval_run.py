@@ -110,7 +110,8 @@ def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_p
     assert (tmp_path / "probe.json").is_file()
     assert "auroc" in format_table([result])
     lines = compare_metrics(result, result)
-    assert len(lines) == 2 and "+0.000" in lines[0]
+    assert len(lines) == 2 and "+0.000" in lines[1]
+    assert f"auroc {auroc['value']:.3f} vs {auroc['value']:.3f}" in lines[1]  # same as table
 
 
 def test_body_part_filter_and_unknown_body_part(make_cache):

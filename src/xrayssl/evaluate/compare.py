@@ -8,6 +8,7 @@ import numpy as np
 
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.metrics import paired_bootstrap
+from xrayssl.evaluate.run import sigmoid
 
 
 def compare_metrics(
@@ -25,11 +26,13 @@ def compare_metrics(
     y = np.asarray(a["labels"], dtype=np.int64)
     clusters = np.asarray(a["clusters"], dtype=str)
     lines = []
-    for key, probs_a in a["by_fraction"].items():
-        if key not in b["by_fraction"]:
+    for key, logits_a in a["logits_by_fraction"].items():
+        if key not in b["logits_by_fraction"]:
             continue
-        result = paired_bootstrap(y, np.asarray(probs_a), np.asarray(b["by_fraction"][key]),
-                                  clusters, metric=metric, n_boot=n_boot, seed=seed)
+        prob_a = sigmoid(np.asarray(logits_a, dtype=np.float64))
+        prob_b = sigmoid(np.asarray(b["logits_by_fraction"][key], dtype=np.float64))
+        result = paired_bootstrap(y, prob_a, prob_b, clusters, metric=metric, n_boot=n_boot,
+                                  seed=seed)
         lines.append(
             f"labels {float(key):.0%}: {metric} {result['b']:.3f} vs {result['a']:.3f}, "
             f"difference {result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}], "

@@ -34,7 +34,9 @@ from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
 
 METRICS_FORMAT = "xrayssl-metrics-v1"
 
-# fit_predict(train_positions, seed) -> (test probabilities (N_test,), what was fitted)
+# fit_predict(train_positions, seed) -> (test logits (N_test,), what was fitted). Logits, not
+# probabilities: a confident model's probabilities round to exact ties (0.0, 1.0) that would
+# change AUROC, its logits do not.
 FitPredict = Callable[[np.ndarray, int], tuple[np.ndarray, dict[str, Any]]]
 
 
@@ -139,6 +141,11 @@ def patient_stratified_subset(
     return np.flatnonzero(keep)
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(logits, -500, 500)))
+    return out
+
+
 def _fraction_key(fraction: float) -> str:
     return f"{fraction:g}"
 
@@ -189,13 +196,13 @@ def evaluate_predictor(
     predictions: dict[str, list[list[float]]] = {}
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
-        runs, probs = [], []
+        runs, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
             position = np.searchsorted(split.train, subset)  # split.train is sorted
-            prob, fitted = fit_predict(position, seed)
-            probs.append(prob)
+            logit, fitted = fit_predict(position, seed)
+            logits.append(np.asarray(logit, dtype=np.float64))
             runs.append({
                 "seed": seed,
                 "n_train": len(subset),
@@ -205,8 +212,9 @@ def evaluate_predictor(
                 **fitted,
             })
             say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
-        stacked = np.stack(probs)  # (S, N_test)
-        block = _metrics_block(cache, split.test, stacked, config, seed=0)
+        stacked = np.stack(logits)  # (S, N_test)
+        probs = sigmoid(stacked)
+        block = _metrics_block(cache, split.test, probs, config, seed=0)
         spread = {}
         if len(probs) > 1:
             y = cache.labels[split.test]
@@ -223,7 +231,7 @@ def evaluate_predictor(
         results[_fraction_key(fraction)] = {
             "fraction": fraction, "runs": runs, "metrics": block, "seed_spread": spread,
         }
-        predictions[_fraction_key(fraction)] = np.round(stacked, 6).tolist()
+        predictions[_fraction_key(fraction)] = np.round(stacked, 5).tolist()
     y_test = cache.labels[split.test]
     return {
         "format": METRICS_FORMAT,
@@ -253,7 +261,7 @@ def evaluate_predictor(
             "test_indices": split.test.tolist(),
             "labels": y_test.tolist(),
             "clusters": patient_ids(cache, split.test).tolist(),
-            "by_fraction": predictions,
+            "logits_by_fraction": predictions,  # (seeds, N_test) per fraction
         },
     }
 
@@ -270,7 +278,7 @@ def _probe_fit_predict(
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
-        return probe.predict_proba(test_x), {"C": probe.C, "selection": probe.selection}
+        return probe.decision_function(test_x), {"C": probe.C, "selection": probe.selection}
 
     return fit_predict
 
@@ -362,7 +370,7 @@ def evaluate_baseline(
         trained = train_supervised(encoder, cache, split.train[position], train_y[position],
                                    train_groups[position], config.supervised, seed, dev)
         logits = predict_logits(trained.model, cache, split.test, config.batch_size, dev)
-        return 1 / (1 + np.exp(-logits.astype(np.float64))), {
+        return logits.astype(np.float64), {
             "best_epoch": trained.best_epoch, "selection": trained.selection,
             "history": trained.history,
         }

@@ -1,0 +1,101 @@
+"""Linear-probe fit time: our probe vs a plain, unscaled scikit-learn LogisticRegression.
+
+Features: N x D (default 10,000 x 512) synthetic "encoder outputs" (ReLU, columns on very
+different scales, like unnormalised CNN features) with a linear signal, two images per
+patient. Both fits see the same training half; AUROC is measured on the other half.
+
+- plain: ``LogisticRegression()`` (C=1, lbfgs, max_iter=100) on the raw features.
+- ours, final fit: StandardScaler + LogisticRegression(class_weight="balanced") at one C
+  (what the probe costs once C is known).
+- ours, full: ``fit_probe`` (C chosen from 6 values by 5-fold StratifiedGroupKFold, warm
+  starts along C, then the final fit): what ``xrayssl probe`` spends per label subset.
+
+Rounds alternate between the three (the machine drifts); each prints its seconds; the final
+table has the median per method and its ratio to plain.
+
+    python bench/probe.py            # 10,000 x 512, 3 rounds
+    python bench/probe.py --quick    # 2,000 x 512, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from xrayssl.evaluate.probe import fit_probe
+
+
+def make_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    patients = np.arange(n) // 2
+    label = rng.integers(0, 2, n // 2 + 1)[patients]
+    direction = rng.normal(0, 1, dim) / np.sqrt(dim)
+    latent = rng.normal(0, 1, (n, dim)) + 1.5 * label[:, None] * direction[None, :]
+    scales = np.exp(rng.uniform(-3, 3, dim))  # columns spanning ~400x in scale
+    features = np.maximum(latent, 0) * scales
+    return features, label, patients.astype(str)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 x 512 features, 1 round")
+    parser.add_argument("--n", type=int, default=None, help="number of images (default 10,000)")
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    n = args.n or (2_000 if args.quick else 10_000)
+    rounds = args.rounds or (1 if args.quick else 3)
+    x, y, groups = make_features(2 * n, args.dim, seed=0)  # first half trains, second tests
+    x_train, y_train, g_train = x[:n], y[:n], groups[:n]
+    x_test, y_test = x[n:], y[n:]
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    def plain() -> np.ndarray:
+        model = LogisticRegression().fit(x_train, y_train)
+        return np.asarray(model.decision_function(x_test))
+
+    def final_fit() -> np.ndarray:
+        model = make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.01, class_weight="balanced", max_iter=1000)
+        ).fit(x_train, y_train)
+        return np.asarray(model.decision_function(x_test))
+
+    def full_probe() -> np.ndarray:
+        return fit_probe(x_train, y_train, g_train, seed=0).predict_proba(x_test)
+
+    methods: dict[str, Callable[[], np.ndarray]] = {
+        "plain LogisticRegression (unscaled)": plain,
+        "ours: scaled final fit (one C)": final_fit,
+        "ours: fit_probe (grouped CV over 6 C + fit)": full_probe,
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in methods}
+    auroc: dict[str, float] = {}
+    print(f"features {n} x {args.dim} (train) + {n} x {args.dim} (test), {rounds} round(s)")
+    for r in range(rounds):
+        for name, run in methods.items():
+            started = time.perf_counter()
+            scores = run()
+            seconds[name].append(time.perf_counter() - started)
+            auroc[name] = float(roc_auc_score(y_test, scores))
+            print(f"round {r + 1}: {name}: {seconds[name][-1]:.2f} s")
+    base = statistics.median(seconds["plain LogisticRegression (unscaled)"])
+    width = max(len(name) for name in methods)
+    print()
+    print(f"{'method':<{width}}  median s  x plain  test AUROC")
+    for name in methods:
+        median = statistics.median(seconds[name])
+        print(f"{name:<{width}}  {median:8.2f}  {median / base:7.2f}  {auroc[name]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
