@@ -8,7 +8,6 @@ import numpy as np
 
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.metrics import paired_bootstrap
-from xrayssl.evaluate.run import sigmoid
 
 
 def compare_metrics(
@@ -26,11 +25,11 @@ def compare_metrics(
     y = np.asarray(a["labels"], dtype=np.int64)
     clusters = np.asarray(a["clusters"], dtype=str)
     lines = []
-    for key, logits_a in a["logits_by_fraction"].items():
-        if key not in b["logits_by_fraction"]:
+    for key, probs_a in a["by_fraction"].items():
+        if key not in b["by_fraction"]:
             continue
-        prob_a = sigmoid(np.asarray(logits_a, dtype=np.float64))
-        prob_b = sigmoid(np.asarray(b["logits_by_fraction"][key], dtype=np.float64))
+        prob_a = np.asarray(probs_a, dtype=np.float64)
+        prob_b = np.asarray(b["by_fraction"][key], dtype=np.float64)
         result = paired_bootstrap(y, prob_a, prob_b, clusters, metric=metric, n_boot=n_boot,
                                   seed=seed)
         lines.append(

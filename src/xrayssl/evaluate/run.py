@@ -231,7 +231,8 @@ def evaluate_predictor(
         results[_fraction_key(fraction)] = {
             "fraction": fraction, "runs": runs, "metrics": block, "seed_spread": spread,
         }
-        predictions[_fraction_key(fraction)] = np.round(stacked, 5).tolist()
+        # Unrounded: rounding probabilities would create ties and shift AUROC.
+        predictions[_fraction_key(fraction)] = probs.tolist()
     y_test = cache.labels[split.test]
     return {
         "format": METRICS_FORMAT,
@@ -261,7 +262,7 @@ def evaluate_predictor(
             "test_indices": split.test.tolist(),
             "labels": y_test.tolist(),
             "clusters": patient_ids(cache, split.test).tolist(),
-            "logits_by_fraction": predictions,  # (seeds, N_test) per fraction
+            "by_fraction": predictions,  # P(abnormal), (seeds, N_test) per fraction
         },
     }
 
