@@ -46,8 +46,16 @@ def test_fingerprint_ignores_the_space_but_not_the_training(make_config: MakeCon
 
 @pytest.mark.parametrize("name", ["demo.yaml", "mura.yaml", "knee.yaml"])
 def test_shipped_configs_validate(name: str) -> None:
-    path = REPO / "configs" / name
-    if not path.exists():
-        pytest.skip(f"{path} not written yet")
-    config = load_study_config(path)
-    assert config.methods
+    config = load_study_config(REPO / "configs" / name)
+    assert config.methods == ["simclr", "byol"]
+    assert config.space.ops == ["gaussian_blur", "flip", "rotation", "chessboard",
+                                "random_erasing"]
+
+
+def test_demo_yaml_is_what_the_demo_command_runs() -> None:
+    import yaml
+
+    from xrayssl.study.demo import demo_settings
+
+    shipped = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text(encoding="utf-8"))
+    assert shipped == demo_settings()

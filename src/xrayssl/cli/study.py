@@ -1,20 +1,105 @@
-"""CLI commands: study demo."""
+"""CLI commands: study run, study results, demo."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from xrayssl.cli.not_built import PASS_THROUGH, not_built
+study_app = typer.Typer(
+    name="study",
+    help="Compare augmentation policies: run a study, rebuild its results.",
+    no_args_is_help=True,
+)
+
+
+def _share_cores(workers: int) -> int:
+    """Threads per local worker so that the workers together fill the machine once."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+@study_app.command("run")
+def run_command(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL shared by workers, e.g. postgresql://user@host/db "
+             "(default: sqlite file in the study folder)")] = None,
+    n_trials: Annotated[int | None, typer.Option(
+        min=1, help="stop this worker after this many trials")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="local worker processes sharing the study (cores are split)")] = 1,
+    retry_failed: Annotated[bool, typer.Option(
+        help="try again the trials that raised errors before")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+) -> None:
+    """Run (or continue) a study; several commands on one --storage share its trials."""
+    import torch
+
+    from xrayssl.config.study import load_study_config
+    from xrayssl.study.runner import StudyRunner
+    from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
+
+    config = load_study_config(config_path)
+    check_study(config)
+    torch.set_num_threads(_share_cores(workers))
+    cache = prepare_study_data(config, progress=not quiet)
+    runner = StudyRunner(config, PipelineTrial(config, cache, progress=not quiet),
+                         storage_url=storage, progress=None if quiet else sys.stderr,
+                         retry_failed=retry_failed)
+    helpers = []
+    logs = config.study_dir / "logs"
+    for k in range(1, workers):
+        logs.mkdir(parents=True, exist_ok=True)
+        log = (logs / f"worker-{k}.log").open("a")
+        env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers))}
+        command = [sys.executable, "-m", "xrayssl", "study", "run", str(config_path),
+                   "--storage", runner.storage_url, "--workers", "1"]
+        if retry_failed:
+            command.append("--retry-failed")
+        helpers.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
+    if helpers:
+        typer.echo(f"{len(helpers)} more worker(s) started; their output: {logs}", err=True)
+    try:
+        summary = runner.run(n_trials=n_trials)
+    finally:
+        for helper in helpers:
+            helper.wait()
+    typer.echo(f"results: xrayssl study results {config.study_dir}")
+    if summary.failed:
+        raise typer.Exit(code=1)
+
+
+@study_app.command("results")
+def results_command(
+    study: Annotated[Path, typer.Argument(metavar="STUDY", help="study folder: runs/<name>")],
+    n_bootstrap: Annotated[int, typer.Option(min=100, help="paired bootstrap draws")] = 1000,
+) -> None:
+    """Rebuild the ranked tables, significance and per-op effects from the run folders."""
+    from xrayssl.study.results import RESULTS_DIR, render_markdown, write_results
+
+    results = write_results(study, n_boot=n_bootstrap)
+    typer.echo(render_markdown(results))
+    typer.echo(f"written: {study / RESULTS_DIR}/ (ranked.csv, results.md, ...)", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("study", context_settings=PASS_THROUGH)
-    def study_command() -> None:
-        """(not built yet)"""
-        not_built("study")
+    app.add_typer(study_app)
 
-    @app.command("demo", context_settings=PASS_THROUGH)
-    def demo_command() -> None:
-        """(not built yet)"""
-        not_built("demo")
+    @app.command("demo")
+    def demo_command(
+        out: Annotated[Path, typer.Option(help="where the demo's study folder goes")] = Path(
+            "runs"),
+        full: Annotated[bool, typer.Option(
+            help="all 32 subsets of the five ops instead of the 6-policy ablation")] = False,
+        budget: Annotated[str, typer.Option(
+            help="tiny (smoke run) | default (under 15 min on 2 cores) | long")] = "default",
+    ) -> None:
+        """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
+        from xrayssl.study.demo import run_demo
 
+        report = run_demo(out, budget=budget, full=full)
+        typer.echo(f"report: {report}")
