@@ -39,7 +39,7 @@ PACKAGES = ("xrayssl", "torch", "torchvision", "lightly", "pytorch-lightning", "
 class Cell:
     text: str
     sort: str | float | None = None  # numeric or text key for the sortable table
-    title: str = ""
+    detail: str = ""  # shown small under the text (a confidence interval)
 
 
 @dataclass
@@ -71,10 +71,10 @@ class Section:
 def fmt(estimate: Estimate | None, ci: bool = True) -> Cell:
     if estimate is None or not math.isfinite(estimate.value):
         return Cell("–", None)
-    text = f"{estimate.value:.3f}"
+    detail = ""
     if ci and math.isfinite(estimate.lo) and math.isfinite(estimate.hi):
-        text += f" [{estimate.lo:.3f}, {estimate.hi:.3f}]"
-    return Cell(text, estimate.value)
+        detail = f"[{estimate.lo:.3f}, {estimate.hi:.3f}]"
+    return Cell(f"{estimate.value:.3f}", estimate.value, detail)
 
 
 def objective(run: Run, files: StudyFiles) -> float:
@@ -306,7 +306,7 @@ def localization_cells(score: dict[str, Any]) -> list[Cell]:
     chance = float(score.get("chance_energy", math.nan))
     ratio = energy / chance if chance > 0 else math.nan
     return [Cell(f"{strict:.2f} / {near:.2f}", strict),
-            Cell(f"{energy:.3g} ({ratio:.1f}× chance)", energy)]
+            Cell(f"{energy:.3g}", energy, f"{ratio:.1f}× chance")]
 
 
 def body_part_tables(files: StudyFiles, runs: Sequence[Run]) -> list[Table]:
