@@ -1,15 +1,125 @@
-"""CLI commands: pretrain."""
+"""CLI command: pretrain (self-supervised pretraining of an encoder on a prepared cache)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from xrayssl.cli.not_built import PASS_THROUGH, not_built
+from xrayssl.errors import XraySSLError
+
+
+def parse_option_value(text: str) -> float | int | bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise XraySSLError(f"--option value {text!r} is not a number or true/false") from None
+
+
+def parse_method_options(items: list[str]) -> dict[str, float | int | bool]:
+    options: dict[str, float | int | bool] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise XraySSLError(f"--option {item!r}: write NAME=VALUE, e.g. temperature=0.2")
+        options[key.strip()] = parse_option_value(value)
+    return options
+
+
+def parse_devices(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("pretrain", context_settings=PASS_THROUGH)
-    def pretrain_command() -> None:
-        """(not built yet)"""
-        not_built("pretrain")
+    @app.command("pretrain")
+    def pretrain_command(
+        data: Annotated[Path, typer.Option(help="a prepared cache (xrayssl prepare)")],
+        policy: Annotated[str | None, typer.Option(
+            help="augmentation spec of the views, e.g. 'crop+flip+blur' (see xrayssl augment)"
+        )] = None,
+        method: Annotated[str | None, typer.Option(
+            help="simclr | byol | moco | simsiam | vicreg | barlow")] = None,
+        encoder: Annotated[str | None, typer.Option(
+            help="resnet18 | resnet18_small | resnet34 | resnet50 | ... | timm:<model>")] = None,
+        policy_b: Annotated[str | None, typer.Option(
+            help="second view's spec (asymmetric views); default: same as --policy")] = None,
+        epochs: Annotated[int | None, typer.Option(min=1)] = None,
+        batch_size: Annotated[int | None, typer.Option(min=2, help="per device")] = None,
+        lr: Annotated[float | None, typer.Option(help="default: scaled by global batch")] = None,
+        optimizer: Annotated[str | None, typer.Option(help="adamw | lars")] = None,
+        image_size: Annotated[int | None, typer.Option(
+            help="train at this side (default: the cache's)")] = None,
+        weights: Annotated[Path | None, typer.Option(
+            help="local ImageNet .pth to start from (RGB stem summed to one channel)")] = None,
+        devices: Annotated[str | None, typer.Option(help="auto, a count, or ids like 0,1")] = None,
+        num_nodes: Annotated[int | None, typer.Option(min=1)] = None,
+        strategy: Annotated[str | None, typer.Option(help="auto | ddp | ...")] = None,
+        accelerator: Annotated[str | None, typer.Option(help="auto | cpu | gpu")] = None,
+        precision: Annotated[str | None, typer.Option(
+            help="auto | 32-true | 16-mixed | bf16-mixed")] = None,
+        workers: Annotated[int | None, typer.Option(min=0, help="DataLoader processes")] = None,
+        body_parts: Annotated[str | None, typer.Option(
+            help="comma-separated body parts (default: all)")] = None,
+        multi_view: Annotated[bool | None, typer.Option(
+            help="positives from two images of one study (MICLe)")] = None,
+        option: Annotated[list[str] | None, typer.Option(
+            help="method option NAME=VALUE (repeatable), e.g. temperature=0.2")] = None,
+        seed: Annotated[int | None, typer.Option()] = None,
+        config: Annotated[Path | None, typer.Option(help="PretrainConfig YAML")] = None,
+        out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/pretrain"),
+        resume: Annotated[bool, typer.Option(
+            help="continue the run in --out from its newest checkpoint")] = False,
+        no_monitor: Annotated[bool, typer.Option(help="skip the per-epoch kNN monitor")] = False,
+        deterministic: Annotated[bool, typer.Option(help="deterministic algorithms")] = False,
+        quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    ) -> None:
+        """Self-supervised pretraining -> OUT/encoder.pt (+ checkpoints, log.csv, pretrain.json)."""
+        from xrayssl.config.base import load_yaml, validate
+        from xrayssl.config.pretrain import PretrainConfig
+        from xrayssl.data.cache import PreparedCache
+        from xrayssl.models.pretrain import run_pretraining
 
+        fields: dict[str, Any] = {}
+        if config is not None:
+            fields = load_yaml(PretrainConfig, config).model_dump(exclude_unset=True)
+        given: dict[str, Any] = {
+            "policy": policy, "method": method, "encoder": encoder, "policy_b": policy_b,
+            "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+            "image_size": image_size, "weights": weights, "num_nodes": num_nodes,
+            "strategy": strategy, "accelerator": accelerator, "precision": precision,
+            "workers": workers, "multi_view": multi_view, "seed": seed,
+        }
+        fields.update({k: v for k, v in given.items() if v is not None})
+        if devices is not None:
+            fields["devices"] = parse_devices(devices)
+        if body_parts is not None:
+            fields["body_parts"] = [p.strip() for p in body_parts.split(",") if p.strip()]
+        if option:
+            fields["method_options"] = {**fields.get("method_options", {}),
+                                        **parse_method_options(option)}
+        if "policy" not in fields:
+            raise XraySSLError("give --policy SPEC (e.g. 'crop+flip'), or a --config with policy")
+        fields.update(resume=resume, progress=not quiet)
+        if no_monitor:
+            fields["monitor"] = False
+        if deterministic:
+            fields["deterministic"] = True
+        settings = validate(PretrainConfig, fields, "pretrain options")
+        cache = PreparedCache.open(data)
+        result = run_pretraining(settings, cache, out)
+        if result.history:
+            last = result.history[-1]
+            shown = {k: round(v, 4) for k, v in last.items() if k != "step"}
+            typer.echo(f"last epoch: {json.dumps(shown)}")
+        typer.echo(f"{result.monitor}")
+        typer.echo(f"throughput: {result.pairs_per_second:.1f} pairs/s (this session)")
+        typer.echo(f"encoder: {result.encoder_path}")

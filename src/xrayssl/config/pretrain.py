@@ -36,6 +36,9 @@ class PretrainConfig(StrictModel):
 
     # Schedule.
     epochs: int = Field(100, ge=1)
+    batches_per_epoch: int | None = Field(
+        None, ge=1, description="shorter epochs (more monitor points); None = the whole set"
+    )
     batch_size: int = Field(256, ge=2, description="per device")
     optimizer: Literal["adamw", "lars"] = "adamw"
     lr: float | None = Field(

@@ -4,7 +4,7 @@ The run folder::
 
     out_dir/
       checkpoints/epoch=NNNN.ckpt   the two newest epochs (resume reads the newest that loads)
-      logs/metrics.csv              every logged value (Lightning CSVLogger); logs/ TensorBoard too
+      logs/version_N/metrics.csv    every logged value, one version per session (+ TensorBoard)
       log.csv                       one row per epoch: loss, lr, monitor metrics, pairs/s
       encoder.pt                    the encoder alone (state_dict + spec + meta), see save_encoder
       pretrain.json                 the config and the result summary
@@ -79,6 +79,14 @@ class EpochRecorder(Callback):
     def state_key(self) -> str:
         return "EpochRecorder"
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Epoch 0: the monitor before any training, the baseline the curve rises from.
+        if self.history or self.monitor is None or not isinstance(pl_module, PairMethod):
+            return
+        row: dict[str, float] = {"epoch": 0.0, "step": 0.0}
+        row.update(self.monitor.evaluate(pl_module.encoder, pl_module.device))
+        self.history.append(row)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._loss_sum = None
         self._batches = 0
@@ -117,14 +125,12 @@ class EpochRecorder(Callback):
             "train_seconds": seconds,
             "pairs_per_second": pairs / seconds if seconds > 0 else 0.0,
         }
-        if self.monitor is not None:
-            encoder = pl_module.encoder if isinstance(pl_module, PairMethod) else None
-            if encoder is not None:
-                started = time.perf_counter()
-                for name, value in self.monitor.evaluate(encoder, pl_module.device).items():
-                    row[name] = value
-                    pl_module.log(f"monitor/{name}", value, sync_dist=True)
-                row["monitor_seconds"] = time.perf_counter() - started
+        if self.monitor is not None and isinstance(pl_module, PairMethod):
+            started = time.perf_counter()
+            for name, value in self.monitor.evaluate(pl_module.encoder, pl_module.device).items():
+                row[name] = value
+                pl_module.log(f"monitor/{name}", value, sync_dist=True)
+            row["monitor_seconds"] = time.perf_counter() - started
         self.history.append(row)
 
     def state_dict(self) -> dict[str, Any]:
@@ -151,8 +157,8 @@ class EpochRecorder(Callback):
 def run_signature(config: PretrainConfig, cache: PreparedCache) -> dict[str, Any]:
     """Settings a resumed run must share with the killed one (others, e.g. devices, may change)."""
     keep = ("method", "encoder", "image_size", "method_options", "policy", "policy_b",
-            "multi_view", "splits", "body_parts", "epochs", "batch_size", "optimizer", "lr",
-            "weight_decay", "warmup_epochs", "seed")
+            "multi_view", "splits", "body_parts", "epochs", "batches_per_epoch", "batch_size",
+            "optimizer", "lr", "weight_decay", "warmup_epochs", "seed")
     signature = {k: v for k, v in config.model_dump(mode="json").items() if k in keep}
     signature["cache"] = cache.config_hash
     return signature
@@ -212,9 +218,13 @@ def world_size_of(config: PretrainConfig) -> int:
 
 def loggers_for(out_dir: Path) -> list[Logger]:
     """Always a CSV log; TensorBoard too when it is installed (it is optional)."""
-    loggers: list[Logger] = [CSVLogger(save_dir=out_dir, name="logs", version="")]
+    # One numbered version per session (start, resume...): a resumed run never overwrites the
+    # log of the session before it.
+    csv_logger = CSVLogger(save_dir=out_dir, name="logs")
+    loggers: list[Logger] = [csv_logger]
     if any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
-        loggers.append(TensorBoardLogger(save_dir=out_dir, name="logs", version=""))
+        loggers.append(TensorBoardLogger(save_dir=out_dir, name="logs",
+                                         version=csv_logger.version))
     return loggers
 
 
@@ -281,6 +291,7 @@ def run_pretraining(
     )
     trainer = pl.Trainer(
         max_epochs=config.epochs,
+        limit_train_batches=config.batches_per_epoch,
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules import MoCoProjectionHead
@@ -35,7 +37,7 @@ class MoCo(PairMethod):
         self.key_head = frozen_copy(self.head)
         self.momentum_start = momentum_start
         self.momentum_end = momentum_end
-        # The queue of past keys is a buffer: it is checkpointed, so a resumed run keeps it.
+        # The queue of past keys (lightly keeps it out of the state_dict; see the hooks below).
         self.criterion = NTXentLoss(
             temperature=temperature,
             memory_bank_size=(memory_bank_size, projection_dim),
@@ -44,6 +46,19 @@ class MoCo(PairMethod):
 
     def trainable_modules(self) -> list[nn.Module]:
         return [self.encoder, self.head]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A resumed run must contrast against the same queue the killed run had built.
+        bank = self.criterion.memory_bank
+        checkpoint["moco_queue"] = {"bank": bank.bank.detach().cpu(),
+                                    "pointer": bank.bank_ptr.detach().cpu()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        queue = checkpoint.get("moco_queue")
+        if queue is not None:
+            bank = self.criterion.memory_bank
+            bank.bank.copy_(queue["bank"])
+            bank.bank_ptr.copy_(queue["pointer"])
 
     def pair_loss(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
         m = momentum_at(self.global_step, self.total_steps, self.momentum_start, self.momentum_end)

@@ -1,0 +1,276 @@
+"""Pipeline efficiency of pretraining: end-to-end pairs/s divided by the bare model step's pairs/s.
+
+For each image size, on the knee-oa train split (../shared/data/knee-oa, prepared once into a
+cache with the project's prepare_cache), four measurements with the same batch size:
+
+- ours, bare: our SimCLR (ResNet-18, 1-channel stem) stepping on pre-made tensors already on
+  --device (forward of both views, NT-Xent, backward, AdamW step). The ceiling.
+- ours, end to end: ``pl.Trainer`` + ``PairDataModule`` (workers slice uint8 batches from the
+  cache) + two augmented views made on --device inside the step (xrayssl.augment policy).
+- lightly, bare and end to end: lightly's example pipeline (examples/pytorch_lightning/simclr.py):
+  PIL images converted to RGB as LightlyDataset does, ``SimCLRTransform`` run per sample in
+  DataLoader workers, a LightningModule with a torchvision ResNet-18 backbone. Its head and
+  optimiser are set to ours (512-512-128 head, AdamW) so the two pipelines differ only in how
+  data reaches the model; the efficiency of each is measured against its own bare step.
+
+Efficiency = end-to-end / bare (1.0 = the data path costs nothing). Rounds alternate between
+the measurements (the machine drifts); each end-to-end round starts a fresh Trainer and
+DataLoader, discards its first steps (worker start-up) and times the next ones from the end of
+one step to the end of the last (so each timed step includes fetching its batch). Reported:
+medians over rounds.
+
+    python bench/pretrain.py --quick
+    python bench/pretrain.py --device cuda --sizes 64,128,224 --batch-size 256 --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torchvision
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from lightly.transforms import SimCLRTransform
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from xrayssl.augment.spec import parse_policy
+from xrayssl.augment.views import TwoViews
+from xrayssl.data.cache import PreparedCache
+from xrayssl.data.prepare import prepare_cache
+from xrayssl.data.records import Record
+from xrayssl.models.datamodule import PairDataModule, PairViews
+from xrayssl.models.encoders import build_encoder
+from xrayssl.models.methods import build_method
+from xrayssl.models.methods.base import PairMethod, Schedule
+
+KNEE = Path(__file__).resolve().parents[2] / "shared" / "data" / "knee-oa"
+POLICY = "crop(scale=0.08-1)+flip+brightness_contrast(p=0.8,brightness=0.4,contrast=0.4)+blur"
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def knee_records(root: Path) -> list[Record]:
+    records = []
+    with open(root / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            records.append(Record(
+                path=str(root / row["path"]), label=int(row["label"] == "abnormal"),
+                body_part="knee", patient_id=row["patient_id"],
+                study_id=row["patient_id"] + row["side"],
+                split="valid" if row["split"] == "val" else row["split"], source="knee-oa",
+            ))
+    return records
+
+
+def knee_cache(size: int, cache_dir: Path) -> PreparedCache:
+    out = cache_dir / f"knee-oa-{size}"
+    if (out / "index.json").is_file():
+        return PreparedCache.open(out)
+    return prepare_cache(knee_records(KNEE), out, size=size, workers=1, progress=False)
+
+
+class LightlyStyleDataset(Dataset[tuple[list[torch.Tensor], int]]):
+    """What LightlyDataset does with a folder of PNGs: PIL RGB image -> transform, per sample."""
+
+    def __init__(self, root: Path, indices: np.ndarray, transform: SimCLRTransform) -> None:
+        self.root = root
+        self.indices = indices
+        self.transform = transform
+        self._images: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[list[torch.Tensor], int]:
+        if self._images is None:
+            self._images = np.load(self.root / "images.npy", mmap_mode="r")
+        image = Image.fromarray(np.asarray(self._images[self.indices[i]])).convert("RGB")
+        return self.transform(image), 0
+
+
+class LightlyExampleSimCLR(pl.LightningModule):
+    """lightly's examples/pytorch_lightning/simclr.py module, head and optimiser set to ours."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        resnet = torchvision.models.resnet18()
+        self.backbone = nn.Sequential(*list(resnet.children())[:-1])
+        self.projection_head = SimCLRProjectionHead(512, 512, 128)
+        self.criterion = NTXentLoss(temperature=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection_head(self.backbone(x).flatten(start_dim=1))
+
+    def pair_loss(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return self.criterion(self.forward(x0), self.forward(x1))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        (x0, x1) = batch[0]
+        return self.pair_loss(x0, x1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=1e-3)
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class StepTimer(pl.Callback):
+    def __init__(self, warmup: int, steps: int, device: torch.device) -> None:
+        self.warmup, self.steps, self.device = warmup, steps, device
+        self.started = self.seconds = 0.0
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        if batch_idx == self.warmup - 1:
+            sync(self.device)
+            self.started = time.perf_counter()
+        elif batch_idx == self.warmup + self.steps - 1:
+            sync(self.device)
+            self.seconds = time.perf_counter() - self.started
+
+
+def precision_for(device: torch.device) -> str:
+    return "bf16-mixed" if device.type == "cuda" else "32-true"
+
+
+def end_to_end(module: pl.LightningModule, batch: int, args: argparse.Namespace,
+               **fit_data: Any) -> float:
+    """Steps through ``pl.Trainer.fit`` with ``fit_data`` (a DataLoader or a DataModule)."""
+    device = torch.device(args.device)
+    timer = StepTimer(args.warmup, args.steps, device)
+    trainer = pl.Trainer(
+        max_steps=args.warmup + args.steps, accelerator="gpu" if device.type == "cuda" else "cpu",
+        devices=1, precision=precision_for(device),  # type: ignore[arg-type]
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, use_distributed_sampler=False, callbacks=[timer],
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, **fit_data)
+    return args.steps * batch / timer.seconds
+
+
+def bare(module: nn.Module, views: tuple[torch.Tensor, torch.Tensor], batch: int,
+         args: argparse.Namespace) -> float:
+    """The same step on tensors already on the device: forward both views, loss, backward, AdamW."""
+    device = torch.device(args.device)
+    module.to(device).train()
+    if device.type == "cuda":
+        module.to(memory_format=torch.channels_last)  # what PairMethod does on GPU
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    pair_loss = module.pair_loss  # type: ignore[union-attr]
+    for step in range(args.warmup + args.steps):
+        if step == args.warmup:
+            sync(device)
+            started = time.perf_counter()
+        with autocast:
+            loss = pair_loss(*views)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    sync(device)
+    return args.steps * batch / (time.perf_counter() - started)
+
+
+def our_method(size: int) -> PairMethod:
+    encoder = build_encoder("resnet18", image_size=size)
+    views = PairViews(TwoViews(parse_policy(POLICY)))
+    return build_method("simclr", encoder, views=views,
+                        schedule=Schedule(lr=1e-3, warmup_epochs=0, max_epochs=1))
+
+
+def measure_size(size: int, args: argparse.Namespace) -> dict[str, list[float]]:
+    cache = knee_cache(size, args.cache_dir)
+    train = cache.select(splits=["train"])
+    batch, device = args.batch_size, torch.device(args.device)
+    gen = torch.Generator().manual_seed(0)
+    gray = tuple(torch.rand(batch, 1, size, size, generator=gen).to(device) for _ in range(2))
+    rgb = tuple(torch.rand(batch, 3, size, size, generator=gen).to(device) for _ in range(2))
+    if device.type == "cuda":
+        gray = tuple(v.contiguous(memory_format=torch.channels_last) for v in gray)
+    results: dict[str, list[float]] = {k: [] for k in
+                                       ("ours_bare", "ours_e2e", "lightly_bare", "lightly_e2e")}
+    transform = SimCLRTransform(input_size=size)
+    for round_index in range(args.rounds):
+        pl.seed_everything(round_index, verbose=False)
+        results["ours_bare"].append(bare(our_method(size), gray, batch, args))  # type: ignore[arg-type]
+        data = PairDataModule(cache, train, batch_size=batch, workers=args.workers,
+                              seed=round_index)
+        results["ours_e2e"].append(end_to_end(our_method(size), batch, args, datamodule=data))
+        results["lightly_bare"].append(bare(LightlyExampleSimCLR(), rgb, batch, args))  # type: ignore[arg-type]
+        loader = DataLoader(LightlyStyleDataset(cache.root, train, transform), batch_size=batch,
+                            shuffle=True, drop_last=True, num_workers=args.workers,
+                            pin_memory=device.type == "cuda",
+                            persistent_workers=False)
+        results["lightly_e2e"].append(
+            end_to_end(LightlyExampleSimCLR(), batch, args, train_dataloaders=loader))
+        print(f"  {size}px round {round_index + 1}: " + "  ".join(
+            f"{k}={v[-1]:.1f}" for k, v in results.items()), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 timed steps")
+    parser.add_argument("--sizes", default="64,128")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per round")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where the knee-oa caches are kept (default: a temporary folder)")
+    args = parser.parse_args()
+    if not (KNEE / "labels.csv").is_file():
+        print(f"skipped: {KNEE} is absent; this benchmark needs the knee-oa images")
+        return
+    if args.quick:
+        args.rounds, args.steps, args.warmup = 2, 3, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    temporary = None
+    if args.cache_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="xrayssl-bench-")
+        args.cache_dir = Path(temporary.name)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"device={args.device} batch={args.batch_size} workers={args.workers} "
+          f"threads={torch.get_num_threads()} rounds={args.rounds} steps={args.steps}")
+    table = []
+    for size in sizes:
+        r = measure_size(size, args)
+        med = {k: statistics.median(v) for k, v in r.items()}
+        table.append((size, med, [e / b for e, b in zip(r["ours_e2e"], r["ours_bare"],
+                                                       strict=True)],
+                      [e / b for e, b in zip(r["lightly_e2e"], r["lightly_bare"], strict=True)]))
+    print("\npairs/s (median over rounds); efficiency = end-to-end / bare step (median of rounds)")
+    print(f"{'size':>5} {'ours bare':>10} {'ours e2e':>9} {'ours eff':>9} "
+          f"{'lightly bare':>13} {'lightly e2e':>12} {'lightly eff':>12} {'e2e ours/lightly':>17}")
+    for size, med, ours_eff, lightly_eff in table:
+        print(f"{size:>5} {med['ours_bare']:>10.1f} {med['ours_e2e']:>9.1f} "
+              f"{statistics.median(ours_eff):>9.2f} {med['lightly_bare']:>13.1f} "
+              f"{med['lightly_e2e']:>12.1f} {statistics.median(lightly_eff):>12.2f} "
+              f"{med['ours_e2e'] / med['lightly_e2e']:>17.2f}")
+    if temporary is not None:
+        temporary.cleanup()
+
+
+if __name__ == "__main__":
+    main()

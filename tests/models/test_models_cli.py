@@ -1,0 +1,37 @@
+"""`xrayssl pretrain` end to end, and its refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pretrain_tiny
+from conftest import MakeCache
+from typer.testing import CliRunner
+
+from xrayssl.cli import app
+from xrayssl.models.encoders import load_encoder
+
+
+def test_pretrain_command_trains_resumes_and_refuses(make_cache: MakeCache, tmp_path: Path) -> None:
+    cache = make_cache(n=32, size=16)
+    out = tmp_path / "run"
+    args = ["pretrain", "--data", str(cache.root), "--method", "simclr",
+            "--encoder", pretrain_tiny.TINY, "--policy", "crop+flip", "--epochs", "1",
+            "--batch-size", "8", "--workers", "0", "--option", "projection_dim=16",
+            "--out", str(out), "--quiet"]
+    runner = CliRunner()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "throughput" in result.output and "knn_accuracy" in result.output
+    encoder, meta = load_encoder(out / "encoder.pt")
+    assert meta["config"]["method_options"] == {"projection_dim": 16}
+    assert encoder.spec["name"] == pretrain_tiny.TINY
+
+    again = runner.invoke(app, args)
+    assert again.exit_code != 0 and "--resume" in str(again.exception)
+    resumed = runner.invoke(app, [*args, "--resume"])  # already finished: nothing left to do
+    assert resumed.exit_code == 0, resumed.output
+
+    bad = runner.invoke(app, [*args[:-3], "--option", "temprature=0.1", "--out",
+                              str(tmp_path / "b"), "--quiet"])
+    assert bad.exit_code != 0 and "temperature" in str(bad.exception)
