@@ -84,7 +84,20 @@ def make_fake_study(root: Path, cache: PreparedCache) -> list[str]:
     write_run(root, "baselines/random", {}, metrics(cache, 0.6, {"kind": "random",
                                                                    "baseline": True}))
     names.append("baselines/random")
+    write_ranked_csv(root, names[:8])
     return names
+
+
+def write_ranked_csv(root: Path, trials: list[str]) -> None:
+    """What `xrayssl study results` writes: paired differences; the first trial significant."""
+    header = ("rank,method,policy,seed,vs_best_delta,vs_best_p_holm,vs_best_significant,"
+              "vs_baseline_delta,vs_baseline_p_holm,vs_baseline_significant,folder")
+    lines = [header]
+    for rank, name in enumerate(trials, start=1):
+        significant = "true" if rank == 1 else "false"
+        lines.append(f"{rank},m,p,0,-0.0{rank},0.0{rank},{significant},0.01,0.5,false,{name}")
+    (root / "results").mkdir()
+    (root / "results" / "ranked.csv").write_text("\n".join(lines) + "\n")
 
 
 def write_originals(cache: PreparedCache, base: Path) -> None:

@@ -57,6 +57,8 @@ def test_report_is_one_file_with_every_run_and_section(study: tuple[Path, list[s
     # the localization score joins the ranked table for the runs Grad-CAM explained
     first_row = html.split(f'<tr data-run="{names[0]}">')[1].split("</tr>")[0]
     assert "chance" in first_row
+    # the paired tests of `xrayssl study results` join the same row
+    assert "-0.010 *" in first_row and "p=0.010 (Holm)" in first_row
     if HAS_ORIGINAL_READER:
         assert "before: original images" in html
 

@@ -261,8 +261,10 @@ def results_section(files: StudyFiles) -> Section:
     metric = files.objective_metric
     section = Section(
         "results", "Ranked results",
-        "Every run of the study, best first. Values are image-level, with bootstrap "
-        "confidence intervals (patients resampled). Click a column header to sort.",
+        "Every run of the study, best first, with bootstrap confidence intervals (patients "
+        "resampled). Δ: paired-bootstrap difference to the best run and to the base policy "
+        "of the same method, * where significant (Holm-corrected p < 0.05). Click a column "
+        "header to sort.",
     )
     runs = ranked(files)
     if not runs:
@@ -275,6 +277,9 @@ def results_section(files: StudyFiles) -> Section:
         columns[-1] = "AUROC [CI]"
     if has_study:
         columns.append(f"study-level {metric.upper()} [CI]")
+    tests = files.significance
+    if tests:
+        columns += ["Δ vs best", "Δ vs base policy"]
     if local:
         columns += ["pointing game (strict / near)", "CAM energy in lesion"]
     columns.append("run folder")
@@ -287,6 +292,9 @@ def results_section(files: StudyFiles) -> Section:
                fmt(run.metrics.get(metric)), fmt(run.metrics.get(other))]
         if has_study:
             row.append(fmt(run.study_metrics.get(metric)))
+        if tests:
+            row += [difference_cell(tests.get(run.name, {}), slot)
+                    for slot in ("vs_best", "vs_baseline")]
         if local:
             score = local.get(run.name)
             row += localization_cells(score) if score is not None else [Cell("–"), Cell("–")]
@@ -296,6 +304,17 @@ def results_section(files: StudyFiles) -> Section:
     section.tables.append(Table(columns, rows, ids, sortable=True))
     section.tables.extend(body_part_tables(files, runs))
     return section
+
+
+def difference_cell(row: dict[str, str], slot: str) -> Cell:
+    """A paired-bootstrap difference from ranked.csv: delta (* when Holm p < 0.05), p below."""
+    try:
+        delta = float(row[f"{slot}_delta"])
+        p_holm = float(row[f"{slot}_p_holm"])
+    except (KeyError, ValueError):
+        return Cell("–")
+    star = " *" if row.get(f"{slot}_significant") == "true" else ""
+    return Cell(f"{delta:+.3f}{star}", delta, f"p={p_holm:.3f} (Holm)")
 
 
 def localization_cells(score: dict[str, Any]) -> list[Cell]:

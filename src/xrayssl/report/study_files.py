@@ -8,6 +8,7 @@ once Grad-CAM has run.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -20,6 +21,8 @@ import yaml
 from xrayssl.explain.run import EXPLAIN_FILE
 
 GRADCAM_DIR = "gradcam"
+RESULTS_DIR = "results"  # written by `xrayssl study results`
+RANKED_CSV = "ranked.csv"
 METRICS_FILE = "metrics.json"
 
 
@@ -79,6 +82,7 @@ class StudyFiles:
     objective_metric: str = "auroc"
     objective_fraction: float = 1.0
     objective_level: str = "image"  # "study": MURA-style study-level metrics rank the runs
+    significance: dict[str, dict[str, str]] = field(default_factory=dict)  # folder -> CSV row
 
     @property
     def gradcam_dir(self) -> Path:
@@ -223,14 +227,31 @@ def read_study(root: Path) -> StudyFiles:
         run = read_run(folder, root, metric, fraction, notes)
         if run is not None:
             runs.append(run)
+    significance = read_ranked_csv(root / RESULTS_DIR / RANKED_CSV, notes)
     explain_path = root / GRADCAM_DIR / EXPLAIN_FILE
     explain = _read_json(explain_path, notes) if explain_path.is_file() else None
     return StudyFiles(root=root, config=config, config_text=config_text, runs=runs,
                       explain=explain, notes=notes, objective_metric=metric,
-                      objective_fraction=fraction, objective_level=level)
+                      objective_fraction=fraction, objective_level=level,
+                      significance=significance)
 
 
-SKIP_FOLDERS = {GRADCAM_DIR, "cache", "synth", "checkpoints", "logs", "prepared"}
+def read_ranked_csv(path: Path, notes: list[str]) -> dict[str, dict[str, str]]:
+    """Rows of ``xrayssl study results``' ranked.csv (paired-bootstrap tests), by run folder."""
+    if not path.is_file():
+        notes.append("no significance tests yet (results/ranked.csv is missing); run "
+                     "`xrayssl study results STUDY` and rebuild the report")
+        return {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError) as err:
+        notes.append(f"{path} could not be read ({err}); significance tests are left out")
+        return {}
+    return {row["folder"]: row for row in rows if row.get("folder")}
+
+
+SKIP_FOLDERS = {GRADCAM_DIR, RESULTS_DIR, "cache", "synth", "checkpoints", "logs", "prepared"}
 
 
 def run_folders(root: Path, depth: int = 2) -> list[Path]:
