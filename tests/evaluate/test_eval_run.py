@@ -17,7 +17,6 @@ from xrayssl.evaluate.run import (
     label_subset,
     make_split,
     patient_ids,
-    patient_stratified_subset,
 )
 from xrayssl.evaluate.table import format_table
 
@@ -70,13 +69,6 @@ def test_label_subsets_are_stratified_and_patient_grouped(make_cache):
     chosen = set(patient_ids(cache, subset))
     left_out = set(patient_ids(cache, np.setdiff1d(split.train, subset)))
     assert not chosen & left_out  # a patient is wholly in or wholly out
-
-
-def test_stand_in_subset_keeps_both_classes_with_few_patients():
-    labels = np.array([0, 0, 1, 1, 0, 1])
-    groups = np.array(["a", "a", "b", "b", "c", "d"])
-    picked = patient_stratified_subset(labels, groups, 0.01, seed=0)
-    assert set(labels[picked]) == {0, 1}
 
 
 def test_cache_without_valid_split_gets_a_patient_split(make_cache, tmp_path):

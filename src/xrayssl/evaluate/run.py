@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
+from xrayssl.data.splits import label_fraction, patient_split
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.baselines import (
     build_baseline_encoder,
@@ -81,18 +81,14 @@ def make_split(
         return EvalSplit(train, test, "cache splits: train -> valid")
     # No valid split: hold out a stratified share of the non-test patients.
     pool = labelled[split != "test"]
-    y = cache.labels[pool]
-    groups = patient_ids(cache, pool)
-    n_splits = max(2, round(1 / test_fraction))
-    if min(len(np.unique(groups[y == c])) for c in (0, 1)) < n_splits:
+    fit, held = patient_split(cache.labels[pool], patient_ids(cache, pool), test_fraction, seed)
+    if len(fit) == 0 or len(held) == 0:
         raise XraySSLError(
-            f"{cache.root} has no valid split and too few patients of each class to make one"
+            f"{cache.root} has no valid split and too few patients to make one"
         )
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    fit, held = next(splitter.split(pool, y, groups))
     return EvalSplit(
-        pool[fit], pool[held],
-        f"patient-level split made here (seed {seed}, {100 / n_splits:.0f}% of patients held out)",
+        np.sort(pool[fit]), np.sort(pool[held]),
+        f"patient-level split made here (seed {seed}, {test_fraction:.0%} of images held out)",
     )
 
 
@@ -103,42 +99,9 @@ def label_subset(
     if fraction >= 1:
         return train
     labels, groups = cache.labels[train], patient_ids(cache, train)
-    try:
-        from xrayssl.data.splits import label_fraction
-    except ImportError:
-        subset = train[patient_stratified_subset(labels, groups, fraction, seed)]
-    else:
-        subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
+    subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
     check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
     return np.sort(subset)
-
-
-def label_subset_source() -> str:
-    """Which code draws label subsets (recorded in metrics.json)."""
-    try:
-        from xrayssl.data.splits import label_fraction  # noqa: F401
-    except ImportError:
-        return "xrayssl.evaluate.run.patient_stratified_subset"
-    return "xrayssl.data.splits.label_fraction"
-
-
-def patient_stratified_subset(
-    labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
-) -> np.ndarray:
-    """Positions of ``fraction`` of the patients, drawn per stratum (a patient's majority
-    label), at least one patient per stratum, so both classes stay present."""
-    rng = np.random.default_rng(seed)
-    _, codes = np.unique(groups, return_inverse=True)
-    positive_share = np.bincount(codes, weights=labels) / np.bincount(codes)  # per patient
-    stratum = positive_share >= 0.5
-    chosen = []
-    for value in (False, True):
-        members = np.flatnonzero(stratum == value)
-        if len(members):
-            take = max(1, round(fraction * len(members)))
-            chosen.append(rng.choice(members, size=take, replace=False))
-    keep = np.isin(codes, np.concatenate(chosen))
-    return np.flatnonzero(keep)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -243,7 +206,6 @@ def evaluate_predictor(
             "image_size": cache.size,
             "body_parts": sorted({cache.records[int(i)].body_part for i in split.test}),
             "split": split.how,
-            "label_subsets": label_subset_source(),
             "n_train": len(split.train),
             "n_train_patients": len(set(patient_ids(cache, split.train).tolist())),
             "n_test": len(split.test),
