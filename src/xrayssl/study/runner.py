@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import socket
 import sys
@@ -119,7 +120,24 @@ def default_storage_url(config: StudyConfig) -> str:
     return f"sqlite:///{(config.study_dir / STUDY_DB).resolve()}"
 
 
+def with_available_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the project's extra installs
+    psycopg2. Pick psycopg2 when psycopg 3 is absent, so plain URLs work either way.
+    """
+    scheme, sep, rest = url.partition("://")
+    psycopg2_only = (
+        importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    )
+    if sep and scheme in ("postgresql", "postgres") and psycopg2_only:
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
 def open_storage(url: str, config: StudyConfig) -> RDBStorage:
+    url = with_available_driver(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Several local workers write the same file: wait for the lock instead of failing.
