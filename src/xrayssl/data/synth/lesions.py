@@ -96,7 +96,7 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
     proximal = bone_chords(cap, xs, ys)
 
     if spec.kind == "hairline":
-        gap = radius * (0.06 + 0.1 * s_) + 0.35
+        gap = radius * (0.06 + 0.15 * s_) + 0.35
         lucency = 0.4 + 0.5 * s_  # fraction of bone missing inside the line
         across = rx * np.float32(line_dir[0]) + ry * np.float32(line_dir[1])
         # incomplete: from the cortex on ``-side`` across ``reach``, maybe through both cortices
@@ -110,10 +110,10 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
                           (proximal.trabecular * keep).astype(np.float32),
                           np.zeros_like(proximal.cortex), mask)
 
-    gap = radius * (0.08 + 0.3 * s_)
-    shift_n = spec.side * radius * (0.05 + 0.6 * s_) * (0.3 + 0.7 * spec.shape[0])
-    shift_a = -radius * 0.35 * s_ * spec.shape[1]  # override (fragments overlap: brighter band)
-    angle = math.radians(spec.side * (1 + 14 * s_) * (0.3 + 0.7 * spec.shape[2]))
+    gap = radius * (0.08 + 0.55 * s_)
+    shift_n = spec.side * radius * (0.05 + 1.1 * s_) * (0.5 + 0.5 * spec.shape[0])
+    shift_a = -radius * 0.4 * s_ * spec.shape[1]  # override (fragments overlap: brighter band)
+    angle = math.radians(spec.side * (1 + 20 * s_) * (0.5 + 0.5 * spec.shape[2]))
     # distal fragment = proximal geometry rotated by ``angle`` about the centre, then shifted:
     # evaluate the unbroken bone at the inverse-transformed coordinates.
     qx = rx - np.float32(shift_n * normal[0] + shift_a * along[0])
@@ -143,8 +143,8 @@ def _lytic(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     center, along, normal, radius = _frame(spec, cap)
     offset = spec.side * radius * 0.35 * spec.shape[0]
     cx, cy = center[0] + offset * normal[0], center[1] + offset * normal[1]
-    half_a = radius * (0.45 + 0.75 * s_) * (1 + 0.8 * spec.shape[1])
-    half_n = radius * (0.3 + 0.6 * s_)
+    half_a = radius * (0.45 + 1.2 * s_) * (1 + 0.8 * spec.shape[1])
+    half_n = radius * (0.3 + 0.8 * s_)
     depth = 0.3 + 0.65 * s_
     rx, ry = xs - np.float32(cx), ys - np.float32(cy)
     qa = (rx * np.float32(along[0]) + ry * np.float32(along[1])) / np.float32(half_a)
@@ -169,8 +169,8 @@ def _periosteal(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     length = math.hypot(cap.p1[0] - cap.p0[0], cap.p1[1] - cap.p0[1]) or 1.0
     half_t = radius * (1.8 + 2.5 * s_ + spec.shape[0]) / length
     lift = radius * (0.06 + 0.1 * spec.shape[1]) + 0.3
-    thick = radius * (0.08 + 0.22 * s_) + 0.4
-    density = 0.3 + 0.55 * s_
+    thick = radius * (0.08 + 0.4 * s_) + 0.4
+    density = 0.3 + 0.7 * s_
     rx, ry = xs - np.float32(center[0]), ys - np.float32(center[1])
     on_side = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) * np.float32(spec.side) > 0
     taper = np.sqrt(np.clip(1 - np.abs(chords.t - np.float32(spec.t)) / np.float32(half_t), 0, 1))
