@@ -12,6 +12,7 @@ from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.metrics import (
     aggregate_studies,
     binary_metrics,
+    delong_test,
     metrics_with_ci,
     paired_bootstrap,
     weighted_auroc,
@@ -115,3 +116,20 @@ def test_metrics_with_ci_averages_prediction_sets() -> None:
 def test_non_binary_labels_are_rejected() -> None:
     with pytest.raises(XraySSLError, match="0/1"):
         binary_metrics(np.array([0, 2, 1]), np.array([0.1, 0.2, 0.3]))
+
+
+def test_delong_matches_scikit_learn_auroc_and_bootstrap_spread() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    a = y * 0.8 + rng.normal(0, 1, 400)
+    b = y * 1.2 + rng.normal(0, 1, 400)
+    result = delong_test(y, a, b)
+    assert result["a"] == pytest.approx(roc_auc_score(y, a))
+    assert result["b"] == pytest.approx(roc_auc_score(y, b))
+    # one image per patient: DeLong's standard error agrees with the bootstrap's spread
+    patients = np.arange(len(y)).astype(str)
+    boot = paired_bootstrap(y, a, b, patients, n_boot=1000)
+    boot_se = (boot["hi"] - boot["lo"]) / (2 * 1.96)
+    assert result["se"] == pytest.approx(boot_se, rel=0.25)
+    assert result["p_value"] < 0.05
+    assert delong_test(y, a, a)["p_value"] == 1.0

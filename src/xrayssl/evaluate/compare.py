@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.metrics import paired_bootstrap
+from xrayssl.evaluate.metrics import delong_test, paired_bootstrap
 
 
 def compare_metrics(
@@ -32,9 +32,14 @@ def compare_metrics(
         prob_b = np.asarray(b["by_fraction"][key], dtype=np.float64)
         result = paired_bootstrap(y, prob_a, prob_b, clusters, metric=metric, n_boot=n_boot,
                                   seed=seed)
-        lines.append(
+        line = (
             f"labels {float(key):.0%}: {metric} {result['b']:.3f} vs {result['a']:.3f}, "
             f"difference {result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}], "
-            f"p = {result['p_value']:.3f}"
+            f"p = {result['p_value']:.3f} (patient bootstrap)"
         )
+        single = prob_a.ndim == prob_b.ndim == 2 and len(prob_a) == len(prob_b) == 1
+        if metric == "auroc" and single:
+            delong = delong_test(y, prob_a[0], prob_b[0])
+            line += f"; DeLong p = {delong['p_value']:.3f} (images as independent)"
+        lines.append(line)
     return lines

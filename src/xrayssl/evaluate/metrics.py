@@ -262,3 +262,47 @@ def paired_bootstrap(
         "n_bootstrap": len(deltas),
         "ci_level": level,
     }
+
+
+def _delong_components(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: V10 (one per positive), V01 (one per negative)."""
+    from scipy.stats import rankdata
+
+    pos, neg = score[y_true == 1], score[y_true == 0]
+    m, n = len(pos), len(neg)
+    combined = rankdata(np.concatenate([pos, neg]))  # midranks handle ties
+    v10 = (combined[:m] - rankdata(pos)) / n  # share of negatives each positive beats
+    v01 = 1.0 - (combined[m:] - rankdata(neg)) / m  # share of positives above each negative
+    return v10, v01
+
+
+def delong_test(y_true: np.ndarray, prob_a: np.ndarray, prob_b: np.ndarray) -> dict[str, Any]:
+    """DeLong's test of AUROC(b) - AUROC(a) on the same images (DeLong et al. 1988).
+
+    It treats images as independent; with several images per patient prefer
+    :func:`paired_bootstrap`, which resamples patients.
+    """
+    from scipy.stats import norm
+
+    y_true = np.asarray(y_true, dtype=np.int64)
+    a, b = np.asarray(prob_a, dtype=np.float64), np.asarray(prob_b, dtype=np.float64)
+    _check_binary(y_true, a)
+    _check_binary(y_true, b)
+    m, n = int(y_true.sum()), int((y_true == 0).sum())
+    if m < 2 or n < 2:
+        raise XraySSLError("DeLong's test needs at least two images of each class")
+    v10_a, v01_a = _delong_components(y_true, a)
+    v10_b, v01_b = _delong_components(y_true, b)
+    s10 = np.cov(np.stack([v10_a, v10_b]))  # (2, 2)
+    s01 = np.cov(np.stack([v01_a, v01_b]))
+    contrast = np.array([-1.0, 1.0])
+    variance = float(contrast @ (s10 / m + s01 / n) @ contrast)
+    auc_a, auc_b = float(v10_a.mean()), float(v10_b.mean())
+    delta = auc_b - auc_a
+    if variance <= 0:
+        return {"a": auc_a, "b": auc_b, "delta": delta, "se": 0.0, "z": 0.0,
+                "p_value": 1.0 if delta == 0 else 0.0}
+    se = variance**0.5
+    z = delta / se
+    return {"a": auc_a, "b": auc_b, "delta": delta, "se": se, "z": z,
+            "p_value": float(2 * norm.sf(abs(z)))}
