@@ -172,6 +172,15 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
     assert record["sheet_columns"] == ["simclr crop+blur", "simclr crop"]  # best, worst
     assert all(m["localization"]["images"] > 0 for m in record["models"])
     assert "comparison sheet" in html
+    # a third trial finishes: the next report explains it too; an unchanged study is not redone
+    save_encoder(build_encoder("resnet18", image_size=32), root / names[2] / "encoder.pt", {})
+    (root / names[2] / "probe.json").write_bytes((root / trials[0] / "probe.json").read_bytes())
+    build_report(root, gradcam=True)
+    record = json.loads((root / "gradcam" / "explain.json").read_text())
+    assert len(record["models"]) == 3
+    stamp = (root / "gradcam" / "explain.json").stat().st_mtime_ns
+    build_report(root, gradcam=True)
+    assert (root / "gradcam" / "explain.json").stat().st_mtime_ns == stamp
 
 
 def test_sheet_positions_best_and_worst_per_method() -> None:

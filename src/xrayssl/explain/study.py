@@ -33,6 +33,12 @@ def sheet_positions(trials: Sequence[TrialRef]) -> list[int]:
     return positions
 
 
+def explainable(trials: Sequence[TrialRef]) -> list[TrialRef]:
+    """The trials that kept what Grad-CAM needs: ``encoder.pt`` and ``probe.json``."""
+    return [t for t in trials
+            if (t.folder / "encoder.pt").is_file() and (t.folder / "probe.json").is_file()]
+
+
 def _load(trial: TrialRef) -> ModelToExplain:
     model = load_model(trial.folder / "encoder.pt", trial.folder / "probe.json", name=trial.label)
     model.run = trial.run
@@ -49,8 +55,7 @@ def explain_trials(
     device: str | torch.device | None = None,
 ) -> ExplainSummary | None:
     """Explain every trial that kept ``encoder.pt`` and ``probe.json``; None if none did."""
-    usable = [t for t in trials
-              if (t.folder / "encoder.pt").is_file() and (t.folder / "probe.json").is_file()]
+    usable = explainable(trials)
     if not usable:
         return None
     labels: set[str] = set()

@@ -51,7 +51,8 @@ def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None 
     """Write the report of ``study_dir`` to ``out`` (default ``study_dir/report.html``).
 
     ``gradcam``: run Grad-CAM for the study's trials first when ``gradcam/explain.json`` is
-    missing (None: when the study config's ``report.gradcam`` says so, default yes).
+    missing or covers other trials than those now finished (None: as the study config's
+    ``report.gradcam`` says, default yes).
     """
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
@@ -66,14 +67,18 @@ def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None 
     wanted = gradcam if gradcam is not None else bool(
         ((files.config or {}).get("report") or {}).get("gradcam", True)
     )
-    if wanted and files.explain is None and cache is not None:
-        from xrayssl.explain.study import TrialRef, explain_trials
+    if wanted and cache is not None:
+        from xrayssl.explain.study import TrialRef, explain_trials, explainable
 
-        images = int(((files.config or {}).get("report") or {}).get("gradcam_images", 6))
         trials = [TrialRef(r.name, r.folder, r.method, f"{r.method} {r.policy_label}")
                   for r in ranked(files) if not r.baseline]
-        if explain_trials(trials, cache, files.gradcam_dir, per_kind=max(1, images // 3)):
-            files = read_study(study_dir)
+        explained = {m.get("run") for m in (files.explain or {}).get("models", [])
+                     if isinstance(m, dict)}
+        # (Re)run when trials finished since the last Grad-CAM, e.g. a study that grew.
+        if {t.run for t in explainable(trials)} != explained:
+            images = int(((files.config or {}).get("report") or {}).get("gradcam_images", 6))
+            if explain_trials(trials, cache, files.gradcam_dir, per_kind=max(1, images // 3)):
+                files = read_study(study_dir)
     sections = [
         overview_section(files),
         dataset_section(files, cache, why),
