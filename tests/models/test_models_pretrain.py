@@ -131,3 +131,37 @@ def test_no_matching_images_and_oversized_batch_fail_clearly(
         run_pretraining(tiny_config(body_parts=["hand"]), cache, tmp_path / "a")
     with pytest.raises(XraySSLError, match="batch size 64"):
         run_pretraining(tiny_config(batch_size=64), cache, tmp_path / "b")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_one_epoch_on_the_gpu_in_mixed_precision(
+    method: str, make_cache: MakeCache, tmp_path: Path
+) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    cache = make_cache(n=64, size=32)
+    config = tiny_config(method, encoder="resnet18_small", accelerator="gpu", devices=1,
+                         workers=2, epochs=2)
+    result = run_pretraining(config, cache, tmp_path / method)
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history[1:])
+    assert result.history[-1]["pairs_per_second"] > 0
+    assert json.loads((tmp_path / method / "pretrain.json").read_text())["config"]["precision"]
+
+
+def test_checkpoints_holding_pickled_code_stop_the_run(
+    make_cache: MakeCache, tmp_path: Path
+) -> None:
+    import os
+    import pickle
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.mkdir, (str(tmp_path / "pickle-ran"),))
+
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "epoch=0000.ckpt").write_bytes(pickle.dumps({"state_dict": Payload()}, protocol=2))
+    with pytest.raises(XraySSLError, match="can be read safely"):
+        run_pretraining(tiny_config(resume=True), make_cache(n=32, size=16), tmp_path / "run")
+    assert not (tmp_path / "pickle-ran").exists()

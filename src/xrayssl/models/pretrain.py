@@ -165,16 +165,27 @@ def run_signature(config: PretrainConfig, cache: PreparedCache) -> dict[str, Any
 
 
 def newest_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint that loads as plain tensors; damaged ones are skipped (and said so)."""
+    """The newest checkpoint that loads as plain tensors.
+
+    A damaged newest file (a kill while saving) is skipped for the one before it, and said so;
+    when no file is readable the run stops rather than start over on top of them.
+    """
+    unreadable: list[str] = []
     for path in sorted(folder.glob("epoch=*.ckpt"), reverse=True):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # a half-written or foreign file
-            print(f"skipping checkpoint {path}: cannot be read as plain tensors ({err})")
+        except Exception as err:  # half-written, foreign, or holding pickled objects
+            unreadable.append(f"{path.name} ({type(err).__name__})")
+            print(f"skipping checkpoint {path}: it cannot be read as plain tensors")
             continue
-        if not isinstance(state, dict) or "state_dict" not in state:
+        if not isinstance(state, dict) or "state_dict" not in state or "loops" not in state:
             raise XraySSLError(f"{path} is not a checkpoint of an xrayssl pretraining run")
         return path
+    if unreadable:
+        raise XraySSLError(
+            f"no checkpoint in {folder} can be read safely: {', '.join(unreadable)}. "
+            "Move them away to start a new run there, or use another --out folder."
+        )
     return None
 
 
@@ -297,7 +308,8 @@ def run_pretraining(
         num_nodes=config.num_nodes,
         strategy=config.strategy,
         precision=resolve_precision(config),  # type: ignore[arg-type]
-        sync_batchnorm=config.sync_batchnorm and world > 1 and torch.cuda.is_available(),
+        sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
+                        and config.accelerator in ("auto", "gpu", "cuda")),
         deterministic=config.deterministic,
         use_distributed_sampler=False,  # PairDataModule shards by rank itself (same batches)
         callbacks=[recorder, checkpoints, *callbacks],
