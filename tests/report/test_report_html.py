@@ -97,7 +97,7 @@ def test_missing_and_damaged_inputs_become_notes(tmp_path: Path) -> None:
 def test_report_command(study: tuple[Path, list[str]], tmp_path: Path) -> None:
     root, _ = study
     out = tmp_path / "page.html"
-    result = CliRunner().invoke(app, ["report", str(root), "--out", str(out)])
+    result = CliRunner().invoke(app, ["report", str(root), "--out", str(out), "--no-gradcam"])
     assert result.exit_code == 0, result.output
     assert out.is_file() and str(out) in result.output
 

@@ -92,9 +92,13 @@ def register(app: typer.Typer) -> None:
         study: Annotated[Path, typer.Argument(help="the study folder (runs/<study>)")],
         out: Annotated[Path | None, typer.Option(
             help="HTML file to write (default: STUDY/report.html)")] = None,
+        gradcam: Annotated[bool | None, typer.Option(
+            "--gradcam/--no-gradcam",
+            help="run Grad-CAM for trials not explained yet (default: the study config's "
+                 "report.gradcam)")] = None,
     ) -> None:
         """One self-contained HTML page: data, policies, ranked results, Grad-CAM, versions."""
         from xrayssl.report.html import build_report
 
-        path = build_report(study, out=out)
+        path = build_report(study, out=out, gradcam=gradcam)
         typer.echo(f"report: {path}")
