@@ -188,6 +188,33 @@ def bare(module: nn.Module, views: tuple[torch.Tensor, torch.Tensor], batch: int
     return args.steps * batch / (time.perf_counter() - started)
 
 
+def data_path_seconds(cache: PreparedCache, train: np.ndarray, transform: SimCLRTransform,
+                      batch: int, args: argparse.Namespace) -> tuple[float, float]:
+    """Seconds per batch of each data path alone, measured in this process.
+
+    ours: slice a uint8 batch from the cache, move it to the device, make both views there.
+    lightly: PIL RGB image + SimCLRTransform per sample, both views (a worker's work per batch).
+    """
+    device = torch.device(args.device)
+    views = PairViews(TwoViews(parse_policy(POLICY))).to(device)
+    dataset = LightlyStyleDataset(cache.root, train, transform)
+    rows = np.sort(train[:batch])
+    gen = torch.Generator(device=device).manual_seed(0)
+    ours, theirs = [], []
+    for _ in range(3):
+        sync(device)
+        started = time.perf_counter()
+        u8 = torch.from_numpy(np.ascontiguousarray(cache.images[rows])).to(device)
+        views({"images": u8}, gen)
+        sync(device)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for i in range(batch):
+            dataset[i]
+        theirs.append(time.perf_counter() - started)
+    return statistics.median(ours), statistics.median(theirs)
+
+
 def our_method(size: int) -> PairMethod:
     encoder = build_encoder("resnet18", image_size=size)
     views = PairViews(TwoViews(parse_policy(POLICY)))
@@ -204,10 +231,13 @@ def measure_size(size: int, args: argparse.Namespace) -> dict[str, list[float]]:
     rgb = tuple(torch.rand(batch, 3, size, size, generator=gen).to(device) for _ in range(2))
     if device.type == "cuda":
         gray = tuple(v.contiguous(memory_format=torch.channels_last) for v in gray)
-    results: dict[str, list[float]] = {k: [] for k in
-                                       ("ours_bare", "ours_e2e", "lightly_bare", "lightly_e2e")}
+    results: dict[str, list[float]] = {k: [] for k in (
+        "ours_bare", "ours_e2e", "lightly_bare", "lightly_e2e", "ours_data_s", "lightly_data_s")}
     transform = SimCLRTransform(input_size=size)
     for round_index in range(args.rounds):
+        ours_data, lightly_data = data_path_seconds(cache, train, transform, batch, args)
+        results["ours_data_s"].append(ours_data)
+        results["lightly_data_s"].append(lightly_data)
         pl.seed_everything(round_index, verbose=False)
         results["ours_bare"].append(bare(our_method(size), gray, batch, args))  # type: ignore[arg-type]
         data = PairDataModule(cache, train, batch_size=batch, workers=args.workers,
@@ -260,6 +290,14 @@ def main() -> None:
         table.append((size, med, [e / b for e, b in zip(r["ours_e2e"], r["ours_bare"],
                                                        strict=True)],
                       [e / b for e, b in zip(r["lightly_e2e"], r["lightly_bare"], strict=True)]))
+    print("\ndata path alone, seconds per batch (median): ours = cache slice + both views on "
+          "the device, in the training process; lightly = PIL + SimCLRTransform per sample, "
+          "in a worker")
+    for size, med, _, _ in table:
+        step = args.batch_size / med["ours_bare"]
+        share = med["ours_data_s"] / step
+        print(f"  {size}px: ours {med['ours_data_s'] * 1000:.1f} ms ({share:.1%} of a bare step), "
+              f"lightly {med['lightly_data_s'] * 1000:.1f} ms per worker")
     print("\npairs/s (median over rounds); efficiency = end-to-end / bare step (median of rounds)")
     print(f"{'size':>5} {'ours bare':>10} {'ours e2e':>9} {'ours eff':>9} "
           f"{'lightly bare':>13} {'lightly e2e':>12} {'lightly eff':>12} {'e2e ours/lightly':>17}")
