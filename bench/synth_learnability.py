@@ -93,14 +93,17 @@ def train_and_score(data: dict[str, np.ndarray], rows: list[dict[str, str]], epo
     generator = torch.Generator().manual_seed(seed)
     split = np.array([r["split"] for r in rows])
     x_all = torch.from_numpy(data["images"]).float().div_(255).unsqueeze(1)  # (N, 1, S, S)
+    # per-image standardisation: exposure and window vary from film to film
+    x_all = (x_all - x_all.mean(dim=(2, 3), keepdim=True)) / (
+        x_all.std(dim=(2, 3), keepdim=True) + 1e-3)
     y_all = torch.from_numpy(data["labels"]).float()
     train_idx = np.flatnonzero(split == "train")
     valid_idx = np.flatnonzero(split == "valid")
     model = SmallCNN()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     batch = 32
     steps = epochs * ((len(train_idx) + batch - 1) // batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
     loss_fn = nn.BCEWithLogitsLoss()
     start = time.perf_counter()
     for epoch in range(epochs):
