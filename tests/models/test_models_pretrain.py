@@ -79,7 +79,8 @@ class KillAtEpoch(pl.Callback):
             raise RuntimeError("killed")
 
 
-@pytest.mark.parametrize("method", ["simclr", "moco"])  # moco: its queue must resume too
+# moco: its queue must resume too (slow: a third run of the same size)
+@pytest.mark.parametrize("method", ["simclr", pytest.param("moco", marks=pytest.mark.slow)])
 def test_killed_and_resumed_run_equals_the_uninterrupted_one(
     method: str, make_cache: MakeCache, tmp_path: Path
 ) -> None:
@@ -97,7 +98,7 @@ def test_killed_and_resumed_run_equals_the_uninterrupted_one(
     b, _ = load_encoder(resumed.encoder_path)
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
-    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in whole.history]
+    assert [r.get("loss") for r in resumed.history] == [r.get("loss") for r in whole.history]
     assert len(resumed.history) == 3
 
 
