@@ -19,6 +19,7 @@ from xrayssl.models.encoders import ENCODERS, build_encoder, load_encoder, save_
     ("resnet18_small", 32, 512),
     ("resnet18", 64, 512),
     ("resnet50_small", 32, 2048),
+    ("resnet_tiny", 64, 128),
 ])
 def test_encoder_maps_gray_images_to_features(name: str, size: int, dim: int) -> None:
     encoder = build_encoder(name, image_size=size).eval()
@@ -112,3 +113,17 @@ def test_foreign_files_fail_clearly_and_never_run_pickles(tmp_path: Path) -> Non
         load_encoder(text)
     with pytest.raises(XraySSLError, match="not found"):
         load_encoder(tmp_path / "missing.pt")
+
+
+def test_tiny_resnet_is_a_fraction_of_resnet18() -> None:
+    tiny = build_encoder("resnet_tiny", image_size=64)
+    full = build_encoder("resnet18", image_size=64)
+    n_tiny = sum(p.numel() for p in tiny.parameters())
+    n_full = sum(p.numel() for p in full.parameters())
+    assert n_tiny * 20 < n_full
+    # Grad-CAM hooks the last stage: at 64 px it still has a spatial map (4x4).
+    maps: list[torch.Tensor] = []
+    handle = tiny.gradcam_layer.register_forward_hook(lambda m, i, o: maps.append(o))
+    tiny.eval()(torch.rand(1, 1, 64, 64))
+    handle.remove()
+    assert maps[0].shape[-2:] == (4, 4)

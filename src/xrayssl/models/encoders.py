@@ -266,3 +266,7 @@ def load_encoder(path: Path) -> tuple[Encoder, dict[str, Any]]:
     except RuntimeError as err:
         raise XraySSLError(f"{path}: weights do not fit encoder {spec['name']!r}: {err}") from None
     return encoder, meta
+
+
+# Encoders defined in modules of their own register themselves when imported.
+from xrayssl.models import tiny_resnet  # noqa: E402, F401
