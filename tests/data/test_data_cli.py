@@ -51,7 +51,7 @@ def test_prepare_command_summary_reuse_and_preview(tmp_path: Path, xrayssl: Any)
     src = make_folders(tmp_path / "src")
     out = tmp_path / "cache"
     args = ["prepare", str(src), "--out", str(out), "--size", "32", "--clahe", "clip=3,tile=4",
-            "--workers", "1", "--no-progress"]
+            "--workers", "1", "--quiet"]
     first = xrayssl(*args, "--preview", str(tmp_path / "preview.png"))
     assert first.returncode == 0, first.stderr
     assert "13 images listed" in first.stdout
@@ -88,7 +88,7 @@ def test_prepare_with_no_usable_image_stops_with_one_message(
     (tmp_path / "src" / "normal").mkdir(parents=True)
     (tmp_path / "src" / "normal" / "a.png").write_bytes(b"")
     result = xrayssl("prepare", str(tmp_path / "src"), "--out", str(tmp_path / "c"),
-                     "--no-progress", "--workers", "1")
+                     "--quiet", "--workers", "1")
     assert result.returncode == 2
     assert "no usable image: all 1 inputs were skipped (reasons: empty file" in result.stderr
     assert "Traceback" not in result.stderr

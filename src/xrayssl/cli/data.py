@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
             help="force the source type: mura, folders, manifest, npz or dicom")] = None,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
-        progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+        quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     ) -> None:
         """Decode, resize (aspect kept, padded) and CLAHE every image into one uint8 cache."""
         from xrayssl.config.base import validate
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
             records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
                                   body_parts=_split_list(body_parts))
             typer.echo(f"{source}: {len(records)} images listed")
-            result = prepare(records, out, config, workers=workers, progress=progress,
+            result = prepare(records, out, config, workers=workers, progress=not quiet,
                              overwrite=overwrite)
         for warning in caught:
             if issubclass(warning.category, DataWarning):
