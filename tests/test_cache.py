@@ -21,3 +21,24 @@ def test_cache_roundtrip_and_select(make_cache: MakeCache) -> None:
 def test_folder_without_index_is_not_a_cache(tmp_path: Path) -> None:
     with pytest.raises(XraySSLError, match="not a prepared cache"):
         PreparedCache.open(tmp_path)
+
+
+def test_atomic_writes_replace_whole_files_with_shareable_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from xrayssl.atomic import atomic_output, atomic_write_text
+
+    target = tmp_path / "out" / "report.html"
+    atomic_write_text(target, "first")
+    atomic_write_text(target, "second")
+    assert target.read_text() == "second"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    # A writer that fails leaves the previous file and no temporary behind.
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer crashed")
+    assert target.read_text() == "second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]

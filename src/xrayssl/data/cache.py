@@ -14,8 +14,6 @@ a finished cache.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,33 +21,22 @@ from typing import Any
 
 import numpy as np
 
+from xrayssl.atomic import atomic_write_json, atomic_write_text
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
+
+__all__ = [
+    "PreparedCache",
+    "atomic_write_json",
+    "atomic_write_text",
+    "write_index",
+]
 
 CACHE_VERSION = 1
 INDEX_FILE = "index.json"
 IMAGES_FILE = "images.npy"
 MASKS_FILE = "masks.npy"
 SKIPPED_FILE = "skipped.csv"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass

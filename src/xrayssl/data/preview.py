@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from xrayssl.atomic import atomic_output
 from xrayssl.config.data import ClaheConfig
 from xrayssl.data.io import UnreadableImageError, read_image
 from xrayssl.data.prepare import geometry, make_clahe, prepare_pixels
@@ -68,14 +67,9 @@ def write_clahe_preview(
             about = label if record.body_part == "unknown" else f"{record.body_part}, {label}"
             ax.set_title(f"{title}\n{about}" if row == 0 else title, fontsize=8)
     fig.tight_layout()
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_file.parent, prefix=f".{out_file.stem}.",
-                               suffix=out_file.suffix or ".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, out_file)
+        with atomic_output(out_file) as tmp:
+            fig.savefig(tmp, dpi=110, format=out_file.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return out_file

@@ -17,8 +17,6 @@ Names:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import torch
 import torchvision
 from torch import nn
 
+from xrayssl.atomic import atomic_output
 from xrayssl.errors import XraySSLError
 from xrayssl.registry import Registry
 
@@ -219,15 +218,8 @@ def save_encoder(encoder: Encoder, path: Path, meta: dict[str, Any]) -> None:
         "meta_json": json.dumps(meta, sort_keys=True, default=str),
         "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_encoder(path: Path) -> tuple[Encoder, dict[str, Any]]:
