@@ -29,6 +29,7 @@ from xrayssl.report.figures import (
     tile,
 )
 from xrayssl.report.study_files import Estimate, Run, StudyFiles, policy_ops
+from xrayssl.study.results import op_changes
 
 PACKAGES = ("xrayssl", "torch", "torchvision", "lightly", "pytorch-lightning", "kornia",
             "opencv-python-headless", "scikit-learn", "grad-cam", "optuna", "numpy", "pydicom",
@@ -354,12 +355,7 @@ def per_op_effects(files: StudyFiles) -> list[Bar]:
         if run.baseline or run.policy_b is not None or ops is None or not math.isfinite(value):
             continue
         values[(run.method, run.seed, ops)] = value
-    changes: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for (method, seed, ops), value in values.items():
-        for op in ops:
-            without = values.get((method, seed, ops - {op}))
-            if without is not None:
-                changes[(method, op)].append(value - without)
+    changes = op_changes(values)
     return [Bar(method, op, float(np.mean(diffs)), len(diffs))
             for (method, op), diffs in sorted(changes.items())]
 

@@ -254,20 +254,31 @@ def op_names(spec: str) -> frozenset[str] | None:
     return frozenset(names) - {IDENTITY}
 
 
-def op_effects(results: StudyResults) -> list[dict[str, Any]]:
-    """Mean change of the objective when an op is added to an otherwise equal policy."""
-    values: dict[tuple[str, int, frozenset[str]], float] = {}
-    for trial in results.trials:
-        ops = op_names(trial.view1)
-        if trial.view2 not in (None, trial.view1) or ops is None or not math.isfinite(trial.value):
-            continue
-        values[(trial.method, trial.seed, ops)] = trial.value
+def op_changes(
+    values: dict[tuple[str, int | None, frozenset[str]], float],
+) -> dict[tuple[str, str], list[float]]:
+    """(method, op) -> objective changes from adding ``op`` to an otherwise equal policy.
+
+    ``values`` maps (method, seed, set of ops) to the objective of that single-policy trial.
+    """
     changes: dict[tuple[str, str], list[float]] = defaultdict(list)
     for (method, seed, ops), value in values.items():
         for op in ops:
             without = values.get((method, seed, ops - {op}))
             if without is not None:
                 changes[(method, op)].append(value - without)
+    return changes
+
+
+def op_effects(results: StudyResults) -> list[dict[str, Any]]:
+    """Mean change of the objective when an op is added to an otherwise equal policy."""
+    values: dict[tuple[str, int | None, frozenset[str]], float] = {}
+    for trial in results.trials:
+        ops = op_names(trial.view1)
+        if trial.view2 not in (None, trial.view1) or ops is None or not math.isfinite(trial.value):
+            continue
+        values[(trial.method, trial.seed, ops)] = trial.value
+    changes = op_changes(values)
     rows = []
     for (method, op), diffs in sorted(changes.items()):
         rows.append({"method": method, "op": op, "mean_change": float(np.mean(diffs)),
