@@ -5,7 +5,11 @@ and drawn into every view of that study, so the views agree. Sizes are relative 
 bone radius ``R`` (pixels), so a lesion looks alike on a finger film and a humerus film.
 
 ``strength`` runs from 1 (obvious: wide gap, big displacement, deep lysis, a plate) to 0
-(subtle: hairline gap, faint lysis, a thin wire); the difficulty knob sets it.
+(subtle: hairline gap, faint lysis, a thin wire); the difficulty knob sets it. Conspicuous
+lesions also grow beyond the bone-radius scale (``_grow``): a bone is only a few pixels wide
+on a 64 px film, and a lesion sized by its radius alone stays a few pixels at any strength.
+The knob also sets the mix of kinds (``kind_weights``): metal and periosteal reaction are
+common at the easy end, hairline fractures at the hard end.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from xrayssl.data.synth.anatomy import Capsule, Point
 from xrayssl.data.synth.geometry import F32, BoneChords, PxCapsule, bone_chords, rotated_box
 
 KINDS = ("fracture", "hardware", "lytic", "hairline", "periosteal")
-KIND_WEIGHTS = (0.3, 0.2, 0.2, 0.15, 0.15)
+# How often each kind occurs at difficulty 0 and at 1 (interpolated between): the easy end
+# leans on the kinds that add bright matter (metal, periosteal new bone), the hard end on the
+# subtle ones (hairline fractures).
+KIND_WEIGHTS_EASY = (0.2, 0.45, 0.1, 0.0, 0.25)
+KIND_WEIGHTS_HARD = (0.25, 0.05, 0.2, 0.3, 0.2)
 Mask = NDArray[np.bool_]
 
 
@@ -33,6 +41,12 @@ class LesionSpec:
     side: float  # +1 or -1: which side of the bone (plate side, displacement, reaction)
     obliquity_deg: float  # angle of a fracture line against the bone's cross-section
     shape: tuple[float, float, float]  # kind-specific uniforms in [0, 1)
+
+
+def kind_weights(difficulty: float) -> tuple[float, ...]:
+    """Probability of each of ``KINDS`` at this difficulty (0 = easiest, 1 = hardest)."""
+    return tuple((1 - difficulty) * e + difficulty * h
+                 for e, h in zip(KIND_WEIGHTS_EASY, KIND_WEIGHTS_HARD, strict=True))
 
 
 def sample_lesion(kind: str, bone: Capsule, t: float, difficulty: float,
@@ -72,6 +86,27 @@ def lesion_margin(spec: LesionSpec, cap: PxCapsule) -> float:
     return 4.0 * cap.radius(spec.t) + 3.0
 
 
+def lesion_reach(spec: LesionSpec) -> float:
+    """How far (in local bone radii) from its site the lesion may reach: keeps it on the film."""
+    s_ = spec.strength
+    if spec.kind == "periosteal":
+        return (2.8 + 2.5 * s_) * _grow(s_)
+    if spec.kind == "lytic":
+        return (0.8 + 2.9 * s_) * _grow(s_)
+    if spec.kind == "hardware":
+        return (3.0 + 2.4 * s_) * math.sqrt(_grow(s_))
+    return 2.0 + 1.6 * s_ * _grow(s_)  # fractures: the line across the bone + shifted fragment
+
+
+def _grow(strength: float) -> float:
+    """Extra size for conspicuous lesions: x2.5 at strength 1, x1.4 at 0.5, ~x1 when subtle.
+
+    Sizes scale with the bone radius, which is only a few pixels on a 64 px film; without this
+    the obvious end of the knob would still be a handful of pixels.
+    """
+    return 1.0 + 3.0 * strength * strength
+
+
 def _frame(spec: LesionSpec, cap: PxCapsule) -> tuple[Point, Point, Point, float]:
     along, normal = cap.axis()
     return cap.point(spec.t), along, normal, cap.radius(spec.t)
@@ -96,11 +131,11 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
     proximal = bone_chords(cap, xs, ys)
 
     if spec.kind == "hairline":
-        gap = radius * (0.06 + 0.15 * s_) + 0.35
-        lucency = 0.4 + 0.5 * s_  # fraction of bone missing inside the line
+        gap = radius * (0.06 + 0.4 * s_) * _grow(s_) + 0.35
+        lucency = 0.4 + 0.6 * s_  # fraction of bone missing inside the line
         across = rx * np.float32(line_dir[0]) + ry * np.float32(line_dir[1])
         # incomplete: from the cortex on ``-side`` across ``reach``, maybe through both cortices
-        reach = radius * (0.9 + 1.1 * spec.shape[0])
+        reach = radius * (0.9 + 1.1 * max(spec.shape[0], s_))
         extent = np.clip(reach - (np.float32(spec.side) * across + radius) + 0.5, 0, 1)
         coverage = np.clip(gap / 2 + 0.5 - np.abs(s), 0, 1) * min(1.0, gap) * extent
         keep = (1 - np.float32(lucency) * coverage).astype(np.float32)
@@ -110,10 +145,10 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
                           (proximal.trabecular * keep).astype(np.float32),
                           np.zeros_like(proximal.cortex), mask)
 
-    gap = radius * (0.08 + 0.55 * s_)
-    shift_n = spec.side * radius * (0.05 + 1.1 * s_) * (0.5 + 0.5 * spec.shape[0])
+    gap = radius * (0.08 + 0.9 * s_) * _grow(s_)
+    shift_n = spec.side * radius * (0.05 + 1.6 * s_) * (0.6 + 0.4 * spec.shape[0])
     shift_a = -radius * 0.4 * s_ * spec.shape[1]  # override (fragments overlap: brighter band)
-    angle = math.radians(spec.side * (1 + 20 * s_) * (0.5 + 0.5 * spec.shape[2]))
+    angle = math.radians(spec.side * (1 + 30 * s_) * (0.6 + 0.4 * spec.shape[2]))
     # distal fragment = proximal geometry rotated by ``angle`` about the centre, then shifted:
     # evaluate the unbroken bone at the inverse-transformed coordinates.
     qx = rx - np.float32(shift_n * normal[0] + shift_a * along[0])
@@ -143,9 +178,9 @@ def _lytic(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     center, along, normal, radius = _frame(spec, cap)
     offset = spec.side * radius * 0.35 * spec.shape[0]
     cx, cy = center[0] + offset * normal[0], center[1] + offset * normal[1]
-    half_a = radius * (0.45 + 1.2 * s_) * (1 + 0.8 * spec.shape[1])
-    half_n = radius * (0.3 + 0.8 * s_)
-    depth = 0.3 + 0.65 * s_
+    half_a = radius * (0.45 + 1.6 * s_) * (1 + 0.8 * spec.shape[1]) * _grow(s_)
+    half_n = radius * (0.3 + 1.0 * s_)
+    depth = 0.3 + 0.7 * s_
     rx, ry = xs - np.float32(cx), ys - np.float32(cy)
     qa = (rx * np.float32(along[0]) + ry * np.float32(along[1])) / np.float32(half_a)
     qn = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) / np.float32(half_n)
@@ -154,7 +189,7 @@ def _lytic(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     w = w * w * (3 - 2 * w)  # smoothstep: soft margin of the lesion
     rim = 0.25 * s_ * spec.shape[2] * np.exp(-(((q - 1.05) / 0.12) ** 2))  # sclerotic rim
     trab = chords.trabecular * (1 - np.float32(depth) * w) + chords.trabecular * rim
-    cortex = chords.cortex * (1 - np.float32(0.75 * depth) * w)
+    cortex = chords.cortex * (1 - np.float32((0.6 + 0.4 * s_) * depth) * w)
     inside = chords.dist < chords.radius
     mask = (q < 1.0) & inside
     return LesionDraw(cortex.astype(np.float32), trab.astype(np.float32),
@@ -167,10 +202,10 @@ def _periosteal(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     s_ = spec.strength
     center, _along, normal, radius = _frame(spec, cap)
     length = math.hypot(cap.p1[0] - cap.p0[0], cap.p1[1] - cap.p0[1]) or 1.0
-    half_t = radius * (1.8 + 2.5 * s_ + spec.shape[0]) / length
-    lift = radius * (0.06 + 0.1 * spec.shape[1]) + 0.3
-    thick = radius * (0.08 + 0.4 * s_) + 0.4
-    density = 0.3 + 0.7 * s_
+    half_t = radius * (1.8 + 2.5 * s_ + spec.shape[0]) * _grow(s_) / length
+    lift = radius * (0.06 + 0.1 * spec.shape[1] + 0.2 * s_) + 0.3
+    thick = radius * (0.08 + 0.8 * s_) * _grow(s_) + 0.4
+    density = 0.3 + 0.5 * s_
     rx, ry = xs - np.float32(center[0]), ys - np.float32(center[1])
     on_side = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) * np.float32(spec.side) > 0
     taper = np.sqrt(np.clip(1 - np.abs(chords.t - np.float32(spec.t)) / np.float32(half_t), 0, 1))
@@ -193,7 +228,7 @@ def _hardware(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> tuple[F32, 
     side = spec.side
     metal = np.zeros(np.broadcast_shapes(xs.shape, ys.shape), dtype=np.float32)
     choice = spec.shape[0]
-    p_plate = 0.15 + 0.7 * s_
+    p_plate = 0.15 + 0.85 * s_
 
     def add(box: F32, chord: float) -> None:
         nonlocal metal
@@ -203,8 +238,8 @@ def _hardware(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> tuple[F32, 
         return (center[0] + a * along[0] + n * normal[0], center[1] + a * along[1] + n * normal[1])
 
     if choice < p_plate:
-        plate_w = radius * 0.35 + 0.8
-        half_len = radius * (1.6 + 2.2 * s_)
+        plate_w = radius * 0.35 * _grow(s_) + 0.8
+        half_len = radius * (1.6 + 2.2 * s_) * math.sqrt(_grow(s_))
         add(rotated_box(xs, ys, at(0, side * (radius + plate_w / 2)), along, half_len,
                         plate_w / 2), 0.6 * radius)
         n_screws = 2 + round(3 * s_ * spec.shape[1])
@@ -228,7 +263,7 @@ def _hardware(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> tuple[F32, 
                 add(rotated_box(xs, ys, head, direction, radius * 0.15 + 0.4, radius * 0.3 + 0.4),
                     0.5 * radius)
         else:  # Kirschner wire: shorter and thinner (less bright) when subtle
-            add(rotated_box(xs, ys, center, direction, radius * (1.2 + 1.6 * s_),
-                            radius * 0.06 + 0.3), (0.04 + 0.1 * s_) * radius)
+            add(rotated_box(xs, ys, center, direction, radius * (1.2 + 2.4 * s_),
+                            radius * (0.06 + 0.1 * s_) + 0.3), (0.04 + 0.3 * s_) * radius)
     mask = metal > 0.05 * float(metal.max(initial=0.0))
     return metal, mask

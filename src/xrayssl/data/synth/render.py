@@ -25,7 +25,7 @@ from xrayssl.data.synth.geometry import (
     crop_for,
     tissue_chord,
 )
-from xrayssl.data.synth.lesions import LesionSpec, draw_lesion, lesion_margin
+from xrayssl.data.synth.lesions import LesionSpec, draw_lesion, lesion_margin, lesion_reach
 
 U8 = NDArray[np.uint8]
 
@@ -178,19 +178,25 @@ def _image_shape(size: int, aspect: float) -> tuple[int, int]:
 
 
 def _place(field: Field, pose: Pose, mirror: bool, height: int, width: int,
-           keep_in_view: tuple[float, float] | None) -> ViewTransform:
-    """The view transform; shifted when needed so the lesion site lands well inside the film."""
+           keep_in_view: tuple[float, float] | None, reach_cm: float = 0.0,
+           shrink: float = 1.0) -> ViewTransform:
+    """The view transform; shifted when needed so the lesion site lands well inside the film.
+
+    ``reach_cm``: how far the lesion extends from its site; the site stays at least that far
+    (and at least a fifth of the film) from the edges where the film is big enough for it.
+    """
     view = ViewTransform(
         center_cm=field.center,
         center_px=(width * (0.5 + pose.shift[0]), height * (0.5 + pose.shift[1])),
-        px_per_cm=height / field.height_cm * pose.zoom,
+        px_per_cm=height / field.height_cm * pose.zoom * shrink,
         angle_rad=math.radians(field.angle_deg + pose.angle_deg),
         mirror=mirror,
     )
     if keep_in_view is None:
         return view
     x, y = view.to_px(keep_in_view)
-    margin = 0.2 * min(height, width)
+    margin = min(max(0.2 * min(height, width), reach_cm * view.px_per_cm + 2.0),
+                 0.5 * min(height, width))
     dx = min(max(x, margin), width - margin) - x
     dy = min(max(y, margin), height - margin) - y
     return ViewTransform(view.center_cm, (view.center_px[0] + dx, view.center_px[1] + dy),
@@ -276,11 +282,18 @@ def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
     limb = pose_limb(physique, spread=pose.spread, flex_deg=pose.flex_deg)
     field = finger_field(limb, finger) if part == "finger" else FIELDS[part]
     height, width = _image_shape(size, pose.aspect)
-    site = limb.bone(lesion.bone).point(lesion.t) if lesion is not None else None
-    view = _place(field, pose, mirror, height, width, site)
-
+    site, reach_cm = None, 0.0
+    if lesion is not None:
+        site = limb.bone(lesion.bone).point(lesion.t)
+        reach_cm = lesion_reach(lesion) * limb.bone(lesion.bone).radius(lesion.t)
+    shrink = 1.0
+    for _ in range(4):  # a big lesion on a narrow film: step back until it fits inside
+        view = _place(field, pose, mirror, height, width, site, reach_cm, shrink)
+        cortex, trab, metal, mask = _bone_maps(limb, view, lesion, height, width)
+        if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
+            break
+        shrink *= 0.85
     soft = _tissue_map(limb, view, height, width)
-    cortex, trab, metal, mask = _bone_maps(limb, view, lesion, height, width)
     scale = 256.0 / size
     texture = np.clip(1 + np.float32(acq.texture) * _bandpass(rng, height, width, 1.0 / scale,
                                                               3.0 / scale), 0.4, 1.6)

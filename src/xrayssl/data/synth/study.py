@@ -21,7 +21,7 @@ from xrayssl.data.synth.anatomy import (
     Physique,
     finger_field,
 )
-from xrayssl.data.synth.lesions import KIND_WEIGHTS, KINDS, LesionSpec, sample_lesion
+from xrayssl.data.synth.lesions import KINDS, LesionSpec, kind_weights, sample_lesion
 from xrayssl.data.synth.render import Rendered, render_view
 from xrayssl.errors import XraySSLError
 
@@ -115,7 +115,7 @@ def render_patient(plan: PatientPlan, seed: int, size: int, difficulty: float,
         laterality = side if srng.random() < 0.9 else ("R" if side == "L" else "L")
         lesion = None
         if positive:
-            kind = str(srng.choice(KINDS, p=KIND_WEIGHTS))
+            kind = str(srng.choice(KINDS, p=kind_weights(difficulty)))
             bone, t = lesion_site(plan.part, finger, srng)
             lesion = sample_lesion(kind, bone, t, difficulty, srng)
         for view in range(1, n_views + 1):
