@@ -144,3 +144,21 @@ def test_cli_probe_baseline_writes_metrics(make_cache, tmp_path):
     assert table.exit_code == 0 and "difference +0.000" in table.output
     bad = runner.invoke(app, ["probe", "--data", str(tmp_path / "nowhere"), "--baseline", "raw"])
     assert isinstance(bad.exception, XraySSLError) and "not a prepared cache" in str(bad.exception)
+
+
+def test_cli_probe_names_the_pretraining_method_of_an_exported_encoder(make_cache, tmp_path):
+    from typer.testing import CliRunner
+
+    from xrayssl.cli import app
+    from xrayssl.models.encoders import build_encoder, save_encoder
+
+    cache = make_cache(n=80, size=16, with_masks=False)
+    encoder_path = tmp_path / "encoder.pt"
+    save_encoder(build_encoder("resnet_tiny", image_size=16), encoder_path,
+                 {"config": {"method": "byol", "encoder": "resnet_tiny"}})
+    out = tmp_path / "metrics.json"
+    run = CliRunner().invoke(app, ["probe", "--data", str(cache.root), "--encoder",
+                                   str(encoder_path), "--fractions", "1", "--out", str(out),
+                                   "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert "byol (resnet_tiny)" in run.output

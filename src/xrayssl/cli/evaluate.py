@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
             model, meta = load_encoder(encoder)
             key = file_sha256(encoder)
             description = {"encoder_file": str(encoder), "encoder_sha256": key, "meta": meta,
-                           "method": meta.get("method")}
+                           "method": meta.get("method") or meta.get("config", {}).get("method")}
             if label:
                 description["label"] = label
             result = evaluate_encoder(model, cache, config=settings, model=description,
