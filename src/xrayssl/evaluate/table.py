@@ -19,7 +19,8 @@ def model_label(metrics: dict[str, Any]) -> str:
             return "raw pixels"
         return f"{kind} ({name})" if name else kind
     spec = model.get("spec", {})
-    method = model.get("method") or model.get("meta", {}).get("method")
+    meta = model.get("meta", {})
+    method = model.get("method") or meta.get("method") or meta.get("config", {}).get("method")
     name = spec.get("name", "encoder") if isinstance(spec, dict) else "encoder"
     return f"{method} ({name})" if method else str(name)
 
