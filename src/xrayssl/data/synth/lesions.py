@@ -147,7 +147,8 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
 
     gap = radius * (0.08 + 0.9 * s_) * _grow(s_)
     shift_n = spec.side * radius * (0.05 + 1.6 * s_) * (0.6 + 0.4 * spec.shape[0])
-    shift_a = -radius * 0.4 * s_ * spec.shape[1]  # override (fragments overlap: brighter band)
+    # override: the fragments overlap along the bone, a brighter band
+    shift_a = -radius * 0.4 * s_ * spec.shape[1] * _grow(s_)
     angle = math.radians(spec.side * (1 + 30 * s_) * (0.6 + 0.4 * spec.shape[2]))
     # distal fragment = proximal geometry rotated by ``angle`` about the centre, then shifted:
     # evaluate the unbroken bone at the inverse-transformed coordinates.
