@@ -51,16 +51,25 @@ class Capsule:
     lesion_range: tuple[float, float] | None = None
 
     def point(self, t: float) -> Point:
-        return (self.p0[0] + t * (self.p1[0] - self.p0[0]),
-                self.p0[1] + t * (self.p1[1] - self.p0[1]))
+        return axis_point(self.p0, self.p1, t)
 
     def radius(self, t: float) -> float:
-        return float(self.r0 + (self.r1 - self.r0) * t
-                     + self.flare0 * math.exp(-(t / FLARE_WIDTH) ** 2)
-                     + self.flare1 * math.exp(-((1 - t) / FLARE_WIDTH) ** 2))
+        return flared_radius(self.r0, self.r1, self.flare0, self.flare1, t)
 
 
 FLARE_WIDTH = 0.13  # how far (fraction of length) an epiphyseal flare reaches into the shaft
+
+
+def axis_point(p0: Point, p1: Point, t: float) -> Point:
+    """The point a fraction ``t`` of the way from ``p0`` to ``p1``."""
+    return (p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1]))
+
+
+def flared_radius(r0: float, r1: float, flare0: float, flare1: float, t: float) -> float:
+    """A capsule's radius at ``t``: linear taper plus Gaussian flares at both ends."""
+    return float(r0 + (r1 - r0) * t
+                 + flare0 * math.exp(-(t / FLARE_WIDTH) ** 2)
+                 + flare1 * math.exp(-((1 - t) / FLARE_WIDTH) ** 2))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from xrayssl.data.synth.anatomy import FLARE_WIDTH, Capsule, Point
+from xrayssl.data.synth.anatomy import FLARE_WIDTH, Capsule, Point, axis_point, flared_radius
 
 F32 = NDArray[np.float32]
 MARROW_DENSITY = 0.45  # shaft interior relative to trabecular bone at the ends
@@ -63,13 +63,10 @@ class PxCapsule:
         return max(self.r0, self.r1) + max(self.flare0, self.flare1)
 
     def point(self, t: float) -> Point:
-        return (self.p0[0] + t * (self.p1[0] - self.p0[0]),
-                self.p0[1] + t * (self.p1[1] - self.p0[1]))
+        return axis_point(self.p0, self.p1, t)
 
     def radius(self, t: float) -> float:
-        return float(self.r0 + (self.r1 - self.r0) * t
-                     + self.flare0 * math.exp(-(t / FLARE_WIDTH) ** 2)
-                     + self.flare1 * math.exp(-((1 - t) / FLARE_WIDTH) ** 2))
+        return flared_radius(self.r0, self.r1, self.flare0, self.flare1, t)
 
     def axis(self) -> tuple[Point, Point]:
         """Unit vector along the bone (p0 -> p1) and the unit normal to it."""
