@@ -67,6 +67,18 @@ class Pruned(Exception):
     """Raised inside a trial function by ``TrialContext.report`` when the pruner says stop."""
 
 
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock shared by every local worker of a study (claims, data made only once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
 @dataclass
 class TrialContext:
     """What a trial function gets: its grid point, its run folder and a progress hook."""
@@ -431,13 +443,8 @@ class StudyRunner:
             yield
             return
         database = self.storage_url.split(":///", 1)[-1]
-        lock_path = Path(f"{database}.claim.lock")
-        with lock_path.open("a") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with file_lock(Path(f"{database}.claim.lock")):
+            yield
 
     def claim(self, trials: Sequence[FrozenTrial] | None = None) -> FrozenTrial | None:
         """Take the next WAITING trial for this worker, closing duplicates on the way."""

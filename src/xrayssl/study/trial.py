@@ -15,11 +15,9 @@ so a folder with it is a finished trial and a re-run of that trial only reads it
 
 from __future__ import annotations
 
-import fcntl
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +30,13 @@ from xrayssl.config.probe import ProbeConfig
 from xrayssl.config.study import ObjectiveSettings, StudyConfig
 from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
 from xrayssl.errors import XraySSLError
-from xrayssl.study.runner import TrialContext, TrialOutcome, policy_pairs
+from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 
 METRICS_FILE = "metrics.json"
 PROBE_FILE = "probe.json"
 CONFIG_FILE = "config.yaml"
 
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock shared by every local worker of a study (data is made only once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCache:
