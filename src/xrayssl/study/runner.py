@@ -67,7 +67,6 @@ class Pruned(Exception):
     """Raised inside a trial function by ``TrialContext.report`` when the pruner says stop."""
 
 
-
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Exclusive lock shared by every local worker of a study (claims, data made only once)."""
