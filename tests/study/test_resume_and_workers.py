@@ -67,6 +67,14 @@ def complete_counts(config: StudyConfig, storage: str) -> Counter[str]:
     return Counter(t.user_attrs[KEY] for t in study.get_trials(states=[TrialState.COMPLETE]))
 
 
+def kill_worker_mid_trial(path: Path, storage: str, log: Path) -> None:
+    """SIGKILL a worker while its first trial sleeps: that trial stays RUNNING, half done."""
+    proc = start_worker(path, storage, log, sleep=30.0)
+    wait_for(lambda: sum(log_counts(log, "start").values()) == 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
 def test_sigkill_mid_trial_resumes_and_completes_every_trial_once(
     make_config: MakeConfig, tmp_path: Path
 ) -> None:
@@ -74,11 +82,7 @@ def test_sigkill_mid_trial_resumes_and_completes_every_trial_once(
     path = write_config(config, tmp_path / "study.yaml")
     storage = default_storage_url(config)
     log = tmp_path / "log"
-    proc = start_worker(path, storage, log, sleep=30.0)
-    # Killed while its first trial sleeps: the trial is RUNNING in the store, half done.
-    wait_for(lambda: sum(log_counts(log, "start").values()) == 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_worker_mid_trial(path, storage, log)
     killed_key = next(iter(log_counts(log, "start")))
     assert not log_counts(log, "done")
 
@@ -101,10 +105,7 @@ def test_a_dead_remote_worker_is_detected_by_its_stopped_heartbeat(
     path = write_config(config, tmp_path / "study.yaml")
     storage = default_storage_url(config)
     log = tmp_path / "log"
-    proc = start_worker(path, storage, log, sleep=30.0)
-    wait_for(lambda: sum(log_counts(log, "start").values()) == 1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_worker_mid_trial(path, storage, log)
     # Pretend the dead worker ran on another machine: only the heartbeat can tell it is gone.
     study = optuna.load_study(study_name=config.name, storage=open_storage(storage, config))
     (running,) = study.get_trials(states=[TrialState.RUNNING])
