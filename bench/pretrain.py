@@ -17,7 +17,7 @@ Efficiency = end-to-end / bare (1.0 = the data path costs nothing). Rounds alter
 the measurements (the machine drifts); each end-to-end round starts a fresh Trainer and
 DataLoader, discards its first steps (worker start-up) and times the next ones from the end of
 one step to the end of the last (so each timed step includes fetching its batch). Reported:
-medians over rounds.
+medians of per-round ratios; the order of the four measurements rotates from round to round.
 
     python bench/pretrain.py --quick
     python bench/pretrain.py --device cuda --sizes 64,128,224 --batch-size 256 --workers 8
@@ -145,18 +145,21 @@ class StepTimer(pl.Callback):
             self.seconds = time.perf_counter() - self.started
 
 
-def precision_for(device: torch.device) -> str:
-    return "bf16-mixed" if device.type == "cuda" else "32-true"
+def precision_for(device: torch.device, args: argparse.Namespace, ours: bool) -> str:
+    """bf16 mixed precision on GPU; on CPU fp32 unless ``--cpu-bf16`` asks it for ours."""
+    if device.type == "cuda" or (ours and args.cpu_bf16):
+        return "bf16-mixed"
+    return "32-true"
 
 
 def end_to_end(module: pl.LightningModule, batch: int, args: argparse.Namespace,
-               **fit_data: Any) -> float:
+               ours: bool, **fit_data: Any) -> float:
     """Steps through ``pl.Trainer.fit`` with ``fit_data`` (a DataLoader or a DataModule)."""
     device = torch.device(args.device)
     timer = StepTimer(args.warmup, args.steps, device)
     trainer = pl.Trainer(
         max_steps=args.warmup + args.steps, accelerator="gpu" if device.type == "cuda" else "cpu",
-        devices=1, precision=precision_for(device),  # type: ignore[arg-type]
+        devices=1, precision=precision_for(device, args, ours),  # type: ignore[arg-type]
         logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, use_distributed_sampler=False, callbacks=[timer],
         num_sanity_val_steps=0,
@@ -166,14 +169,15 @@ def end_to_end(module: pl.LightningModule, batch: int, args: argparse.Namespace,
 
 
 def bare(module: nn.Module, views: tuple[torch.Tensor, torch.Tensor], batch: int,
-         args: argparse.Namespace) -> float:
+         args: argparse.Namespace, ours: bool) -> float:
     """The same step on tensors already on the device: forward both views, loss, backward, AdamW."""
     device = torch.device(args.device)
     module.to(device).train()
     if device.type == "cuda":
         module.to(memory_format=torch.channels_last)  # what PairMethod does on GPU
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16,
+                              enabled=precision_for(device, args, ours) == "bf16-mixed")
     pair_loss = module.pair_loss  # type: ignore[union-attr]
     for step in range(args.warmup + args.steps):
         if step == args.warmup:
@@ -201,6 +205,10 @@ def data_path_seconds(cache: PreparedCache, train: np.ndarray, transform: SimCLR
     rows = np.sort(train[:batch])
     gen = torch.Generator(device=device).manual_seed(0)
     ours, theirs = [], []
+    # One untimed pass first: the first call of each op allocates and picks its kernels.
+    views({"images": torch.from_numpy(np.ascontiguousarray(cache.images[rows])).to(device)}, gen)
+    for i in range(min(batch, 4)):
+        dataset[i]
     for _ in range(3):
         sync(device)
         started = time.perf_counter()
@@ -234,37 +242,59 @@ def measure_size(size: int, args: argparse.Namespace) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {k: [] for k in (
         "ours_bare", "ours_e2e", "lightly_bare", "lightly_e2e", "ours_data_s", "lightly_data_s")}
     transform = SimCLRTransform(input_size=size)
+    def run_ours_bare(round_index: int) -> None:
+        pl.seed_everything(round_index, verbose=False)
+        results["ours_bare"].append(bare(our_method(size), gray, batch, args,  # type: ignore[arg-type]
+                                         ours=True))
+
+    def run_ours_e2e(round_index: int) -> None:
+        pl.seed_everything(round_index, verbose=False)
+        data = PairDataModule(cache, train, batch_size=batch, workers=args.workers,
+                              seed=round_index)
+        results["ours_e2e"].append(end_to_end(our_method(size), batch, args, True,
+                                              datamodule=data))
+
+    def run_lightly_bare(round_index: int) -> None:
+        pl.seed_everything(round_index, verbose=False)
+        results["lightly_bare"].append(bare(LightlyExampleSimCLR(), rgb, batch, args,  # type: ignore[arg-type]
+                                            ours=False))
+
+    def run_lightly_e2e(round_index: int) -> None:
+        pl.seed_everything(round_index, verbose=False)
+        loader = DataLoader(LightlyStyleDataset(cache.root, train, transform), batch_size=batch,
+                            shuffle=True, drop_last=True, num_workers=args.workers,
+                            pin_memory=device.type == "cuda", persistent_workers=False)
+        results["lightly_e2e"].append(end_to_end(LightlyExampleSimCLR(), batch, args, False,
+                                                 train_dataloaders=loader))
+
+    runs = [run_ours_bare, run_ours_e2e, run_lightly_bare, run_lightly_e2e]
     for round_index in range(args.rounds):
         ours_data, lightly_data = data_path_seconds(cache, train, transform, batch, args)
         results["ours_data_s"].append(ours_data)
         results["lightly_data_s"].append(lightly_data)
-        pl.seed_everything(round_index, verbose=False)
-        results["ours_bare"].append(bare(our_method(size), gray, batch, args))  # type: ignore[arg-type]
-        data = PairDataModule(cache, train, batch_size=batch, workers=args.workers,
-                              seed=round_index)
-        results["ours_e2e"].append(end_to_end(our_method(size), batch, args, datamodule=data))
-        results["lightly_bare"].append(bare(LightlyExampleSimCLR(), rgb, batch, args))  # type: ignore[arg-type]
-        loader = DataLoader(LightlyStyleDataset(cache.root, train, transform), batch_size=batch,
-                            shuffle=True, drop_last=True, num_workers=args.workers,
-                            pin_memory=device.type == "cuda",
-                            persistent_workers=False)
-        results["lightly_e2e"].append(
-            end_to_end(LightlyExampleSimCLR(), batch, args, train_dataloaders=loader))
+        # The order rotates from round to round, so no measurement always runs first (after
+        # the data-path timing) or always right after another pipeline's workers shut down.
+        for k in range(len(runs)):
+            runs[(k + round_index) % len(runs)](round_index)
         print(f"  {size}px round {round_index + 1}: " + "  ".join(
-            f"{k}={v[-1]:.1f}" for k, v in results.items()), flush=True)
+            f"{k}={v[-1]:.3g}" for k, v in results.items()), flush=True)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 timed steps")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 timed steps")
+    parser.add_argument("--cpu-bf16", action="store_true",
+                        help="our pipeline (bare and end to end) in bf16 mixed precision on the "
+                             "CPU, as `xrayssl pretrain --precision bf16-mixed`; lightly's "
+                             "stays fp32")
     parser.add_argument("--sizes", default="64,128")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per round")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per round")
+    parser.add_argument("--warmup", type=int, default=4, help="untimed steps per round")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where the knee-oa caches are kept (default: a temporary folder)")
@@ -273,7 +303,7 @@ def main() -> None:
         print(f"skipped: {KNEE} is absent; this benchmark needs the knee-oa images")
         return
     if args.quick:
-        args.rounds, args.steps, args.warmup = 2, 3, 2
+        args.rounds, args.steps, args.warmup = 2, 5, 3
     if args.threads:
         torch.set_num_threads(args.threads)
     temporary = None
@@ -282,6 +312,7 @@ def main() -> None:
         args.cache_dir = Path(temporary.name)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"device={args.device} batch={args.batch_size} workers={args.workers} "
+          f"ours={'bf16-mixed' if args.cpu_bf16 else 'fp32'} on CPU "
           f"threads={torch.get_num_threads()} rounds={args.rounds} steps={args.steps}")
     table = []
     for size in sizes:
@@ -289,23 +320,29 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in r.items()}
         table.append((size, med, [e / b for e, b in zip(r["ours_e2e"], r["ours_bare"],
                                                        strict=True)],
-                      [e / b for e, b in zip(r["lightly_e2e"], r["lightly_bare"], strict=True)]))
+                      [e / b for e, b in zip(r["lightly_e2e"], r["lightly_bare"], strict=True)],
+                      [o / t for o, t in zip(r["ours_e2e"], r["lightly_e2e"], strict=True)]))
     print("\ndata path alone, seconds per batch (median): ours = cache slice + both views on "
           "the device, in the training process; lightly = PIL + SimCLRTransform per sample, "
           "in a worker")
-    for size, med, _, _ in table:
+    for size, med, _, _, _ in table:
         step = args.batch_size / med["ours_bare"]
         share = med["ours_data_s"] / step
         print(f"  {size}px: ours {med['ours_data_s'] * 1000:.1f} ms ({share:.1%} of a bare step), "
               f"lightly {med['lightly_data_s'] * 1000:.1f} ms per worker")
-    print("\npairs/s (median over rounds); efficiency = end-to-end / bare step (median of rounds)")
+    print("\npairs/s (median over rounds); efficiency = end-to-end / bare step and ours/lightly: "
+          "medians of the per-round ratios")
     print(f"{'size':>5} {'ours bare':>10} {'ours e2e':>9} {'ours eff':>9} "
           f"{'lightly bare':>13} {'lightly e2e':>12} {'lightly eff':>12} {'e2e ours/lightly':>17}")
-    for size, med, ours_eff, lightly_eff in table:
+    for size, med, ours_eff, lightly_eff, versus in table:
         print(f"{size:>5} {med['ours_bare']:>10.1f} {med['ours_e2e']:>9.1f} "
               f"{statistics.median(ours_eff):>9.2f} {med['lightly_bare']:>13.1f} "
               f"{med['lightly_e2e']:>12.1f} {statistics.median(lightly_eff):>12.2f} "
-              f"{med['ours_e2e'] / med['lightly_e2e']:>17.2f}")
+              f"{statistics.median(versus):>17.2f}")
+    print("\nper round: ours efficiency / lightly efficiency / ours e2e over lightly e2e")
+    for size, _, ours_eff, lightly_eff, versus in table:
+        print(f"  {size}px: " + "  ".join(f"{o:.2f}/{t:.2f}/{v:.2f}" for o, t, v in
+                                          zip(ours_eff, lightly_eff, versus, strict=True)))
     if temporary is not None:
         temporary.cleanup()
 
