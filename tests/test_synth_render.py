@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -109,6 +110,27 @@ def test_difficulty_knob_makes_lesions_less_conspicuous(kind: str) -> None:
         return float(np.abs(delta).sum())
 
     assert change(0.05) > change(0.5) > change(0.95) > 0
+
+
+@pytest.mark.parametrize("part", ["forearm", "finger", "shoulder"])
+def test_a_normal_film_is_framed_like_its_abnormal_twin(part: str) -> None:
+    """A big lesion zooms the film out so it fits; a normal study is framed by the lesion it
+    would have had, so zoom and position are the same for both labels and only the lesion
+    differs (no scale cue to the label). Metal leaves the film's window alone, so outside the
+    lesion the two films are the same to the grey level."""
+    rng = np.random.default_rng(4)
+    bone, t = lesion_site(part, "3", rng)
+    lesion = sample_lesion("hardware", bone, t, 0.0, rng)
+    sick = render_view(part, Physique(), 0, False, lesion, "3", 128, np.random.default_rng(5))
+    framed = render_view(part, Physique(), 0, False, None, "3", 128, np.random.default_rng(5),
+                         framing=lesion)
+    unframed = render_view(part, Physique(), 0, False, None, "3", 128, np.random.default_rng(5))
+    assert framed.mask.max() == 0 and sick.mask.max() > 0
+    near = cv2.dilate(sick.mask, np.ones((9, 9), np.uint8)) > 0
+    diff = np.abs(sick.image.astype(int) - framed.image.astype(int))
+    assert diff[~near].mean() < 0.1 and diff[near].mean() > 20
+    moved = np.abs(unframed.image.astype(int) - framed.image.astype(int))
+    assert moved[~near].mean() > 4 * diff[~near].mean()
 
 
 def test_same_generator_same_film() -> None:

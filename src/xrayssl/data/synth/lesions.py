@@ -92,7 +92,7 @@ def lesion_reach(spec: LesionSpec) -> float:
     if spec.kind == "periosteal":
         return (2.8 + 2.5 * s_) * _grow(s_)
     if spec.kind == "lytic":
-        return (0.8 + 2.9 * s_) * _grow(s_)
+        return 1.6 * (0.5 + 1.2 * s_) * math.sqrt(_grow(s_)) + 0.5
     if spec.kind == "hardware":
         return (3.0 + 2.4 * s_) * math.sqrt(_grow(s_))
     return 2.0 + 1.6 * s_ * _grow(s_)  # fractures: the line across the bone + shifted fragment
@@ -174,25 +174,35 @@ def _fracture(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32) -> LesionDraw:
 
 def _lytic(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
            chords: BoneChords) -> LesionDraw:
-    """A punched-out lucency: the interior (and some cortex) replaced by soft tissue."""
+    """A geographic lucency: bone (cortex included) destroyed inside an ellipse along the bone.
+
+    Conspicuous lesions are expansile, like a bone cyst or giant-cell tumour: the ellipse is
+    wider than the bone, its cortex is gone and a thin shell of new bone outlines it, so it
+    shows as a dark hole with a bright rim. Subtle ones are a small, partial loss of density
+    inside the bone.
+    """
     s_ = spec.strength
     center, along, normal, radius = _frame(spec, cap)
-    offset = spec.side * radius * 0.35 * spec.shape[0]
+    offset = spec.side * radius * 0.3 * spec.shape[0] * (1 - s_)
     cx, cy = center[0] + offset * normal[0], center[1] + offset * normal[1]
-    half_a = radius * (0.45 + 1.6 * s_) * (1 + 0.8 * spec.shape[1]) * _grow(s_)
-    half_n = radius * (0.3 + 1.0 * s_)
-    depth = 0.3 + 0.7 * s_
+    half_a = radius * (0.5 + 1.2 * s_) * (1 + 0.6 * spec.shape[1]) * math.sqrt(_grow(s_))
+    half_n = radius * (0.45 + 0.85 * s_)  # beyond the bone's edge (expansile) when obvious
+    depth = 0.3 + 0.68 * s_
     rx, ry = xs - np.float32(cx), ys - np.float32(cy)
     qa = (rx * np.float32(along[0]) + ry * np.float32(along[1])) / np.float32(half_a)
     qn = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) / np.float32(half_n)
     q = np.sqrt(qa * qa + qn * qn)
-    w = np.clip((1.0 - q) / 0.3, 0, 1)
+    w = np.clip((1.0 - q) / 0.25, 0, 1)
     w = w * w * (3 - 2 * w)  # smoothstep: soft margin of the lesion
-    rim = 0.25 * s_ * spec.shape[2] * np.exp(-(((q - 1.05) / 0.12) ** 2))  # sclerotic rim
-    trab = chords.trabecular * (1 - np.float32(depth) * w) + chords.trabecular * rim
-    cortex = chords.cortex * (1 - np.float32((0.6 + 0.4 * s_) * depth) * w)
-    inside = chords.dist < chords.radius
-    mask = (q < 1.0) & inside
+    keep = 1 - np.float32(depth) * w
+    trab = chords.trabecular * keep
+    cortex = chords.cortex * keep
+    # the shell: a thin bony rim on the lesion's outline, as thick as a thin cortex
+    rim_width = max(0.08, 1.2 / max(half_n, 1.0))
+    shell = (np.float32(s_ * radius * 0.5 * cap.depth * cap.density)
+             * np.exp(-(((q - 1.0) / np.float32(rim_width)) ** 2)))
+    cortex = cortex + shell
+    mask = (q < 1.0) & ((chords.dist < chords.radius) | (s_ > 0.3))
     return LesionDraw(cortex.astype(np.float32), trab.astype(np.float32),
                       np.zeros_like(cortex), mask)
 
@@ -204,9 +214,10 @@ def _periosteal(spec: LesionSpec, cap: PxCapsule, xs: F32, ys: F32,
     center, _along, normal, radius = _frame(spec, cap)
     length = math.hypot(cap.p1[0] - cap.p0[0], cap.p1[1] - cap.p0[1]) or 1.0
     half_t = radius * (1.8 + 2.5 * s_ + spec.shape[0]) * _grow(s_) / length
-    lift = radius * (0.06 + 0.1 * spec.shape[1] + 0.2 * s_) + 0.3
-    thick = radius * (0.08 + 0.8 * s_) * _grow(s_) + 0.4
-    density = 0.3 + 0.5 * s_
+    lift = radius * (0.06 + 0.1 * spec.shape[1] + 0.15 * s_) + 0.3
+    # a thin, lighter-than-cortex layer even when obvious: a thick dense cuff looks like a cast
+    thick = radius * (0.08 + 0.3 * s_) * math.sqrt(_grow(s_)) + 0.4
+    density = 0.25 + 0.35 * s_
     rx, ry = xs - np.float32(center[0]), ys - np.float32(center[1])
     on_side = (rx * np.float32(normal[0]) + ry * np.float32(normal[1])) * np.float32(spec.side) > 0
     taper = np.sqrt(np.clip(1 - np.abs(chords.t - np.float32(spec.t)) / np.float32(half_t), 0, 1))

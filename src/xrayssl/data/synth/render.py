@@ -275,24 +275,33 @@ def _bbox(mask: NDArray[np.bool_]) -> tuple[int, int, int, int] | None:
 
 def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
                 lesion: LesionSpec | None, finger: str, size: int,
-                rng: np.random.Generator) -> Rendered:
-    """Render one view of one study. ``rng`` is this view's own generator."""
+                rng: np.random.Generator, framing: LesionSpec | None = None) -> Rendered:
+    """Render one view of one study. ``rng`` is this view's own generator.
+
+    The film is framed around ``lesion`` (shifted, and zoomed out when it is big, so that all
+    of it shows; shutters and marker kept off it). A normal study passes the lesion it would
+    have had as ``framing``: it is framed the same way but not drawn, so framing, zoom and
+    marker position are no cue to the label.
+    """
     pose = Pose.sample(part, view_index, rng)
     acq = Acquisition.sample(rng)
     limb = pose_limb(physique, spread=pose.spread, flex_deg=pose.flex_deg)
     field = finger_field(limb, finger) if part == "finger" else FIELDS[part]
     height, width = _image_shape(size, pose.aspect)
+    frame = lesion if lesion is not None else framing
     site, reach_cm = None, 0.0
-    if lesion is not None:
-        site = limb.bone(lesion.bone).point(lesion.t)
-        reach_cm = lesion_reach(lesion) * limb.bone(lesion.bone).radius(lesion.t)
+    if frame is not None:
+        site = limb.bone(frame.bone).point(frame.t)
+        reach_cm = lesion_reach(frame) * limb.bone(frame.bone).radius(frame.t)
     shrink = 1.0
     for _ in range(4):  # a big lesion on a narrow film: step back until it fits inside
         view = _place(field, pose, mirror, height, width, site, reach_cm, shrink)
-        cortex, trab, metal, mask = _bone_maps(limb, view, lesion, height, width)
+        cortex, trab, metal, mask = _bone_maps(limb, view, frame, height, width)
         if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
             break
         shrink *= 0.85
+    if lesion is None and frame is not None:  # framed for it; now the bones without it
+        cortex, trab, metal, _ = _bone_maps(limb, view, None, height, width)
     soft = _tissue_map(limb, view, height, width)
     scale = 256.0 / size
     texture = np.clip(1 + np.float32(acq.texture) * _bandpass(rng, height, width, 1.0 / scale,
@@ -325,4 +334,6 @@ def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
     mask &= shutter > 0.5
     _marker(v, "L" if mirror else "R", rng, lesion_box, shutter)
     image = np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8)
+    if lesion is None:
+        mask[:] = False
     return Rendered(image=image, mask=(mask.astype(np.uint8) * 255), view=pose.kind.name)

@@ -113,14 +113,14 @@ def render_patient(plan: PatientPlan, seed: int, size: int, difficulty: float,
         positive = bool(srng.random() < positive_fraction)
         n_views = int(srng.choice(VIEWS_PER_STUDY[0], p=VIEWS_PER_STUDY[1]))
         laterality = side if srng.random() < 0.9 else ("R" if side == "L" else "L")
-        lesion = None
-        if positive:
-            kind = str(srng.choice(KINDS, p=kind_weights(difficulty)))
-            bone, t = lesion_site(plan.part, finger, srng)
-            lesion = sample_lesion(kind, bone, t, difficulty, srng)
+        # Every study draws a lesion; a normal study is only framed as if it had it.
+        kind = str(srng.choice(KINDS, p=kind_weights(difficulty)))
+        bone, t = lesion_site(plan.part, finger, srng)
+        planned = sample_lesion(kind, bone, t, difficulty, srng)
+        lesion = planned if positive else None
         for view in range(1, n_views + 1):
             vrng = np.random.default_rng([seed, plan.number, study, view, _VIEW])
             rendered = render_view(plan.part, physique, view - 1, laterality == "L", lesion,
-                                   finger, size, vrng)
+                                   finger, size, vrng, framing=planned)
             results.append(ViewResult(study, view, positive, rendered, lesion, laterality))
     return results
