@@ -4,7 +4,9 @@ For each difficulty: render a synthetic MURA (~2,000 training images by default)
 small plain-torch CNN from scratch on the training split (CPU, 2 threads), and report the
 validation AUROC: image level overall, study level (mean of the views), by body part, and by
 abnormality kind (that kind's positives against all negatives). No model selection on the
-validation split: the last epoch is the one reported.
+validation split: the last epoch is the one reported. With several ``--seeds`` each seed
+renders its own dataset and trains its own model; the table shows the mean over seeds and the
+image-level line also the range.
 
     .venv/bin/python bench/synth_learnability.py                 # full: easy, medium, hard
     .venv/bin/python bench/synth_learnability.py --quick         # a smoke run in ~1 minute
@@ -17,7 +19,9 @@ import csv
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -163,7 +167,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=800, help="~3.1 images per patient")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated; one dataset and model each")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
@@ -172,42 +176,60 @@ def main() -> None:
     if args.quick:
         args.patients, args.size, args.epochs, args.difficulties = 140, 64, 2, "easy,hard"
     torch.set_num_threads(args.threads)
-    results: dict[str, dict[str, object]] = {}
+    seeds = [int(v) for v in args.seeds.split(",")]
+    results: dict[str, list[dict[str, object]]] = {}
     for difficulty in args.difficulties.split(","):
-        with tempfile.TemporaryDirectory(prefix="synth-learn-") as tmp:
-            t0 = time.perf_counter()
-            root = generate_dataset(Path(tmp), patients=args.patients, size=args.size,
-                                    seed=args.seed, difficulty=difficulty,
-                                    workers=args.workers, progress=False)
-            data, rows = load(root, args.size)
-            n_train = sum(r["split"] == "train" for r in rows)
-            print(f"[{difficulty}] {len(rows)} images ({n_train} train) rendered in "
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
-        probs, seconds = train_and_score(data, rows, args.epochs, args.seed)
-        table = score_tables(rows, probs)
-        table.update(n_train=n_train, train_seconds=round(seconds))
-        results[difficulty] = table
-        print(f"[{difficulty}] image AUROC {table['image_auroc']:.3f} "
-              f"study AUROC {table['study_auroc']:.3f}", flush=True)
+        for seed in seeds:
+            with tempfile.TemporaryDirectory(prefix="synth-learn-") as tmp:
+                t0 = time.perf_counter()
+                root = generate_dataset(Path(tmp), patients=args.patients, size=args.size,
+                                        seed=seed, difficulty=difficulty,
+                                        workers=args.workers, progress=False)
+                data, rows = load(root, args.size)
+                n_train = sum(r["split"] == "train" for r in rows)
+                print(f"[{difficulty} seed {seed}] {len(rows)} images ({n_train} train) rendered "
+                      f"in {time.perf_counter() - t0:.0f} s", flush=True)
+            probs, seconds = train_and_score(data, rows, args.epochs, seed)
+            table = score_tables(rows, probs)
+            table.update(n_train=n_train, train_seconds=round(seconds), seed=seed)
+            results.setdefault(difficulty, []).append(table)
+            print(f"[{difficulty} seed {seed}] image AUROC {table['image_auroc']:.3f} "
+                  f"study AUROC {table['study_auroc']:.3f}", flush=True)
 
     names = list(results)
+
+    def mean(values: list[float]) -> float:
+        return float(np.nanmean(values))
+
+    def cell(name: str, get: Callable[[dict[str, Any]], float]) -> float:
+        return mean([get(t) for t in results[name]])
+
     print("\nValidation AUROC of a small CNN trained from scratch "
-          f"({args.size} px, {args.epochs} epochs, seed {args.seed})")
-    print(f"{'':22s}" + "".join(f"{n:>10s}" for n in names))
+          f"({args.size} px, {args.epochs} epochs; mean over seeds {args.seeds})")
+    print(f"{'':22s}" + "".join(f"{n:>18s}" for n in names))
 
-    def line(label: str, values: list[float]) -> None:
-        print(f"{label:22s}" + "".join(f"{v:10.3f}" for v in values))
+    def line(label: str, get: Callable[[dict[str, Any]], float], spread: bool = False) -> None:
+        cells = []
+        for n in names:
+            text = f"{cell(n, get):.3f}"
+            if spread and len(results[n]) > 1:
+                values = [get(t) for t in results[n]]
+                text += f" ({min(values):.2f}-{max(values):.2f})"
+            cells.append(f"{text:>18s}")
+        print(f"{label:22s}" + "".join(cells))
 
-    line("image level", [results[n]["image_auroc"] for n in names])  # type: ignore[misc]
-    line("study level", [results[n]["study_auroc"] for n in names])  # type: ignore[misc]
+    line("image level", lambda t: t["image_auroc"], spread=True)
+    line("study level", lambda t: t["study_auroc"], spread=True)
     for part in PARTS:
-        line(f"  {part}", [results[n]["by_part"][part]["auroc"]  # type: ignore[index]
-                           for n in names])
+        line(f"  {part}", lambda t, part=part: t["by_part"][part]["auroc"])  # type: ignore[misc]
     for kind in KINDS:
-        line(f"  {kind} vs normal", [results[n]["by_kind"][kind]["auroc"]  # type: ignore[index]
-                                     for n in names])
+        line(f"  {kind} vs normal", lambda t, kind=kind: t["by_kind"][kind]["auroc"])  # type: ignore[misc]
+    print(f"{'valid positives/kind':22s}" + "".join(
+        f"{'/'.join(str(results[n][0]['by_kind'][k]['pos']) for k in KINDS):>18s}"  # type: ignore[index]
+        for n in names))
     print(f"{'train / valid images':22s}" + "".join(
-        f"{str(results[n]['n_train']) + '/' + str(results[n]['n_valid']):>10s}" for n in names))
+        f"{str(results[n][0]['n_train']) + '/' + str(results[n][0]['n_valid']):>18s}"
+        for n in names))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
