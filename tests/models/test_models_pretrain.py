@@ -134,6 +134,19 @@ def test_no_matching_images_and_oversized_batch_fail_clearly(
         run_pretraining(tiny_config(batch_size=64), cache, tmp_path / "b")
 
 
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_bf16_mixed_precision_on_the_cpu(method: str, make_cache: MakeCache,
+                                         tmp_path: Path) -> None:
+    """``--precision bf16-mixed`` on a CPU: finite losses, float32 weights exported."""
+    cache = make_cache(n=32, size=16)
+    config = tiny_config(method, precision="bf16-mixed", accelerator="cpu")
+    result = run_pretraining(config, cache, tmp_path / method)
+    assert torch.isfinite(torch.tensor(result.history[1]["loss"]))
+    encoder, meta = load_encoder(result.encoder_path)
+    assert meta["config"]["precision"] == "bf16-mixed"
+    assert all(p.dtype == torch.float32 for p in encoder.parameters())
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("method", ["simclr", "byol"])
 def test_one_epoch_on_the_gpu_in_mixed_precision(
