@@ -12,7 +12,13 @@ import torchvision
 from torch import nn
 
 from xrayssl.errors import XraySSLError
-from xrayssl.models.encoders import ENCODERS, build_encoder, load_encoder, save_encoder
+from xrayssl.models.encoders import (
+    ENCODERS,
+    build_encoder,
+    load_encoder,
+    save_encoder,
+    size_hint,
+)
 
 
 @pytest.mark.parametrize(("name", "size", "dim"), [
@@ -41,6 +47,24 @@ def test_small_variant_keeps_more_resolution_than_standard_stem() -> None:
         hook.remove()
     assert grabbed["resnet18"][-1] == 1  # 32 / 32
     assert grabbed["resnet18_small"][-1] == 4  # 32 / 8: the stem no longer downsamples
+
+
+def test_size_hint_states_the_real_feature_maps() -> None:
+    """The warning for a standard stem on small images quotes the sizes the encoders produce."""
+    sides = {}
+    for name in ("resnet18", "resnet18_small"):
+        encoder = build_encoder(name, image_size=64).eval()
+        hook = encoder.gradcam_layer.register_forward_hook(
+            lambda _m, _i, out, name=name: sides.__setitem__(name, out.shape[-1]))
+        encoder(torch.rand(1, 1, 64, 64))
+        hook.remove()
+    hint = size_hint("resnet18", 64)
+    assert hint is not None
+    assert f"{sides['resnet18']}x{sides['resnet18']} feature map" in hint
+    assert f"keeps {sides['resnet18_small']}x{sides['resnet18_small']}" in hint
+    assert size_hint("resnet18", 128) is None
+    assert size_hint("resnet18_small", 64) is None
+    assert size_hint("resnet_tiny", 64) is None
 
 
 def test_rgb_weights_are_summed_into_the_one_channel_stem(tmp_path: Path) -> None:

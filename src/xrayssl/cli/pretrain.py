@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         from xrayssl.config.base import load_yaml, validate
         from xrayssl.config.pretrain import PretrainConfig
         from xrayssl.data.cache import PreparedCache
+        from xrayssl.models.encoders import size_hint
         from xrayssl.models.pretrain import run_pretraining
 
         fields: dict[str, Any] = {}
@@ -115,6 +116,9 @@ def register(app: typer.Typer) -> None:
             fields["deterministic"] = True
         settings = validate(PretrainConfig, fields, "pretrain options")
         cache = PreparedCache.open(data)
+        hint = size_hint(settings.encoder, settings.image_size or cache.size)
+        if hint is not None:
+            typer.secho(f"warning: {hint}", fg=typer.colors.YELLOW, err=True)
         result = run_pretraining(settings, cache, out)
         if result.history:
             last = result.history[-1]

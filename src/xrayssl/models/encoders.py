@@ -202,6 +202,20 @@ def build_encoder(name: str, *, image_size: int, weights: Path | None = None) ->
     return ENCODERS.get(name)(image_size, weights)
 
 
+def size_hint(name: str, image_size: int) -> str | None:
+    """Advice when a standard-stem ResNet meets small images (None when the pairing is fine).
+
+    The usual stem and the four stages downsample 32x: a 64 px image ends as a 2x2 map, and
+    on 64 px knee radiographs 16 CPU epochs of ``resnet18`` did not beat a random encoder.
+    """
+    if name not in ("resnet18", "resnet34", "resnet50") or image_size > 96:
+        return None
+    side, small_side = max(1, image_size // 32), max(1, image_size // 8)
+    return (f"{name} reduces {image_size} px images to a {side}x{side} feature map; "
+            f"{name}_small (3x3 stem, no max-pool) keeps {small_side}x{small_side} and suits "
+            "28-96 px images")
+
+
 # --- export: an encoder alone, as a state_dict with the spec that rebuilds it ----------------
 
 ENCODER_FORMAT = "xrayssl.encoder"
