@@ -18,7 +18,8 @@ from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ModelToExplain, explain_models
 from xrayssl.report.html import build_report
 from xrayssl.report.sections import per_op_effects
-from xrayssl.report.study_files import policy_ops, read_study
+from xrayssl.report.study_files import read_study
+from xrayssl.study.space import op_names
 
 HAS_ORIGINAL_READER = all(importlib.util.find_spec(m) for m in
                           ("xrayssl.data.io", "xrayssl.data.prepare"))
@@ -73,10 +74,10 @@ def test_per_op_effect_recovers_the_planted_gains(study: tuple[Path, list[str]])
     assert ("simclr", "crop") not in bars  # no trial without the base op
 
 
-def test_policy_ops_parses_specs() -> None:
-    assert policy_ops("crop+blur(sigma=0.1-2)+flip") == {"crop", "blur", "flip"}
-    assert policy_ops("identity") == frozenset()
-    assert policy_ops("crop | blur") is None
+def test_op_names_parses_specs() -> None:
+    assert op_names("crop+blur(sigma=0.1-2)+flip") == {"crop", "blur", "flip"}
+    assert op_names("identity") == frozenset()
+    assert op_names("crop | blur") is None
 
 
 def test_missing_and_damaged_inputs_become_notes(tmp_path: Path) -> None:

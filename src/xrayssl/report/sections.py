@@ -28,8 +28,9 @@ from xrayssl.report.figures import (
     heatmap,
     tile,
 )
-from xrayssl.report.study_files import Estimate, Run, StudyFiles, policy_ops
+from xrayssl.report.study_files import Estimate, Run, StudyFiles
 from xrayssl.study.results import op_changes
+from xrayssl.study.space import op_names
 
 PACKAGES = ("xrayssl", "torch", "torchvision", "lightly", "pytorch-lightning", "kornia",
             "opencv-python-headless", "scikit-learn", "grad-cam", "optuna", "numpy", "pydicom",
@@ -351,7 +352,7 @@ def per_op_effects(files: StudyFiles) -> list[Bar]:
     values: dict[tuple[str, int | None, frozenset[str]], float] = {}
     for run in files.runs:
         value = objective(run, files)
-        ops = policy_ops(run.policy)
+        ops = op_names(run.policy)
         if run.baseline or run.policy_b is not None or ops is None or not math.isfinite(value):
             continue
         values[(run.method, run.seed, ops)] = value

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from xrayssl.explain.run import EXPLAIN_FILE
+from xrayssl.study.space import PolicyPair
 
 GRADCAM_DIR = "gradcam"
 RESULTS_DIR = "results"  # written by `xrayssl study results`
@@ -68,7 +68,7 @@ class Run:
 
     @property
     def policy_label(self) -> str:
-        return self.policy if self.policy_b is None else f"{self.policy} | {self.policy_b}"
+        return PolicyPair(self.policy, self.policy_b).label
 
 
 @dataclass
@@ -268,25 +268,3 @@ def run_folders(root: Path, depth: int = 2) -> list[Path]:
     return found
 
 
-def policy_ops(spec: str) -> frozenset[str] | None:
-    """Op names of a single-view spec ``crop+blur(sigma=0.1-2)`` -> {crop, blur}; None if the
-    spec is not a plain composition (so the per-op effect leaves it out)."""
-    spec = spec.strip()
-    if "|" in spec:  # two views with different policies
-        return None
-    if spec in ("", "identity", "none"):
-        return frozenset()
-    parts, depth, current = [], 0, ""
-    for char in spec:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "+" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    names = [re.split(r"[(\s]", part.strip(), maxsplit=1)[0] for part in parts]
-    if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names):
-        return None
-    return frozenset(names) - {"identity"}

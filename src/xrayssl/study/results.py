@@ -33,7 +33,7 @@ import yaml
 
 from xrayssl.data.cache import atomic_write_text
 from xrayssl.errors import XraySSLError
-from xrayssl.study.space import IDENTITY, compose
+from xrayssl.study.space import IDENTITY, PolicyPair, compose, op_names
 
 RESULTS_DIR = "results"
 ALPHA = 0.05
@@ -62,7 +62,7 @@ class TrialResult:
 
     @property
     def policy(self) -> str:
-        return self.view1 if self.view2 is None else f"{self.view1} | {self.view2}"
+        return PolicyPair(self.view1, self.view2).label
 
 
 @dataclass
@@ -244,16 +244,6 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
 
 # -- derived tables -----------------------------------------------------------------------------
 
-def op_names(spec: str) -> frozenset[str] | None:
-    names = []
-    for part in spec.split("+"):
-        name = part.split("(", 1)[0].strip()
-        if not name.replace("_", "").isalnum():
-            return None
-        names.append(name)
-    return frozenset(names) - {IDENTITY}
-
-
 def op_changes(
     values: dict[tuple[str, int | None, frozenset[str]], float],
 ) -> dict[tuple[str, str], list[float]]:
@@ -292,7 +282,7 @@ def op_effects(results: StudyResults) -> list[dict[str, Any]]:
 
 def pairwise_grid(results: StudyResults) -> list[dict[str, Any]]:
     """View-1 op x view-2 op cells (mirrored: swapping views is the same trial)."""
-    from xrayssl.study.space import PolicyPair, pairwise_cell
+    from xrayssl.study.space import pairwise_cell
 
     if not results.ops:
         return []

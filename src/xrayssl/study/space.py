@@ -34,6 +34,30 @@ def compose(*parts: str) -> str:
     return "+".join(kept) if kept else IDENTITY
 
 
+def op_names(spec: str) -> frozenset[str] | None:
+    """Op names of a single-view spec ``crop+blur(sigma=0.1-2)`` -> {crop, blur}; None if the
+    spec is not a plain composition (so the per-op effect leaves it out)."""
+    spec = spec.strip()
+    if "|" in spec:  # two views with different policies
+        return None
+    if spec in ("", IDENTITY, "none"):
+        return frozenset()
+    parts, depth, current = [], 0, ""
+    for char in spec:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "+" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    names = [re.split(r"[(\s]", part.strip(), maxsplit=1)[0] for part in parts]
+    if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names):
+        return None
+    return frozenset(names) - {IDENTITY}
+
+
 @dataclass(frozen=True, order=True)
 class PolicyPair:
     """The augmentation of each view. ``view2 is None``: both views share ``view1``."""
