@@ -66,8 +66,11 @@ def _tissue_map(limb: Limb, view: ViewTransform, height: int, width: int) -> F32
 
 
 def _bone_maps(limb: Limb, view: ViewTransform, lesion: LesionSpec | None, height: int,
-               width: int) -> tuple[F32, F32, F32, NDArray[np.bool_]]:
-    """Chords (pixels) through cortex, trabecular interior and metal; the lesion mask."""
+               width: int, draw: bool = True) -> tuple[F32, F32, F32, NDArray[np.bool_]]:
+    """Chords (pixels) through cortex, trabecular interior and metal; the lesion mask.
+
+    ``draw=False`` gives the bones without the lesion but still its mask (for framing).
+    """
     cortex = np.zeros((height, width), dtype=np.float32)
     trab = np.zeros((height, width), dtype=np.float32)
     metal = np.zeros((height, width), dtype=np.float32)
@@ -80,10 +83,15 @@ def _bone_maps(limb: Limb, view: ViewTransform, lesion: LesionSpec | None, heigh
                 continue
             xs, ys = crop.grid()
             drawn = draw_lesion(lesion, cap, xs, ys)
-            cortex[crop.slices] += drawn.cortex
-            trab[crop.slices] += drawn.trabecular
-            metal[crop.slices] += drawn.metal
             mask[crop.slices] |= drawn.mask
+            if draw:
+                cortex[crop.slices] += drawn.cortex
+                trab[crop.slices] += drawn.trabecular
+                metal[crop.slices] += drawn.metal
+            else:  # chords are zero off the bone, so the wider crop changes nothing
+                chords = bone_chords(cap, xs, ys)
+                cortex[crop.slices] += chords.cortex
+                trab[crop.slices] += chords.trabecular
             continue
         crop = crop_for(cap, 1.0, height, width)
         if crop is None:
@@ -296,12 +304,11 @@ def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
     shrink = 1.0
     for _ in range(4):  # a big lesion on a narrow film: step back until it fits inside
         view = _place(field, pose, mirror, height, width, site, reach_cm, shrink)
-        cortex, trab, metal, mask = _bone_maps(limb, view, frame, height, width)
+        cortex, trab, metal, mask = _bone_maps(limb, view, frame, height, width,
+                                               draw=lesion is not None)
         if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
             break
         shrink *= 0.85
-    if lesion is None and frame is not None:  # framed for it; now the bones without it
-        cortex, trab, metal, _ = _bone_maps(limb, view, None, height, width)
     soft = _tissue_map(limb, view, height, width)
     scale = 256.0 / size
     texture = np.clip(1 + np.float32(acq.texture) * _bandpass(rng, height, width, 1.0 / scale,
@@ -334,6 +341,6 @@ def render_view(part: str, physique: Physique, view_index: int, mirror: bool,
     mask &= shutter > 0.5
     _marker(v, "L" if mirror else "R", rng, lesion_box, shutter)
     image = np.clip(v * 255 + 0.5, 0, 255).astype(np.uint8)
-    if lesion is None:
-        mask[:] = False
+    if lesion is None:  # the mask only framed the film: a normal film has no lesion
+        mask = np.zeros_like(mask)
     return Rendered(image=image, mask=(mask.astype(np.uint8) * 255), view=pose.kind.name)
