@@ -15,6 +15,14 @@ table has the median per method and its ratio to plain.
 
     python bench/probe.py            # 10,000 x 512, 3 rounds
     python bench/probe.py --quick    # 2,000 x 512, 1 round
+
+``--knee`` compares the probe's two solvers instead, on real radiographs: knee-oa at 64 px
+(validation carved from train by patient, as in bench/quality.py), raw pixels at 32 x 32
+(1,024 columns) and a random-init ``resnet_tiny``'s multi-scale features (240 columns),
+100% and 10% of the labels; rounds alternate the solvers; each prints its seconds, C and
+validation AUROC (the same convex fit, so the AUROC must agree to noise).
+
+    python bench/probe.py --knee --rounds 1
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -32,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from xrayssl.evaluate.probe import fit_probe
+from xrayssl.evaluate.probe import SOLVERS, fit_probe
 
 
 def make_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,13 +55,67 @@ def make_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return features, label, patients.astype(str)
 
 
+def knee_solvers(rounds: int) -> None:
+    """Old (lbfgs) vs new (newton-cholesky) probe on knee features, interleaved."""
+    import torch
+    from quality import DATASETS, carved_records  # bench/ is on the path of a bench script
+
+    from xrayssl.data.prepare import prepare_cache
+    from xrayssl.evaluate.baselines import RawPixels
+    from xrayssl.evaluate.features import extract_features, with_readout
+    from xrayssl.evaluate.run import label_subset, make_split, patient_ids
+    from xrayssl.models.encoders import build_encoder
+
+    source, size, _ = DATASETS["knee"]
+    if not source.exists():
+        print(f"skipped: {source} is not there (the real radiographs live in ../shared/data)")
+        return
+    cache = prepare_cache(carved_records(source, 0), Path("runs/bench-quality/knee-64/cache"),
+                          size=size, progress=False)
+    split = make_split(cache, None, 0.2)
+    both = np.concatenate([split.train, split.test])
+    torch.manual_seed(0)
+    readers = {
+        "raw pixels 32x32": RawPixels(32),
+        "random resnet_tiny, multiscale": with_readout(build_encoder("resnet_tiny",
+                                                                     image_size=size),
+                                                      "multiscale"),
+    }
+    y_train, y_test = cache.labels[split.train], cache.labels[split.test]
+    groups = patient_ids(cache, split.train)
+    ten = np.searchsorted(split.train, label_subset(cache, split.train, 0.1, 0))
+    rows: list[str] = []
+    for name, reader in readers.items():
+        x = extract_features(reader, cache, both, device="cpu")
+        x_train, x_test = x[: len(split.train)], x[len(split.train):]
+        for labels, rows_used in (("100%", np.arange(len(split.train))), ("10%", ten)):
+            for r in range(rounds):
+                order = SOLVERS if r % 2 == 0 else SOLVERS[::-1]
+                for solver in order:
+                    started = time.perf_counter()
+                    probe = fit_probe(x_train[rows_used], y_train[rows_used], groups[rows_used],
+                                      seed=0, solver=solver)
+                    seconds = time.perf_counter() - started
+                    score = roc_auc_score(y_test, probe.decision_function(x_test))
+                    rows.append(f"| {name} ({x.shape[1]} columns) | {labels} | {solver} | "
+                                f"{seconds:.1f} | {probe.C:g} | {score:.4f} |")
+                    print(rows[-1], flush=True)
+    print("\n| features | labels | solver | seconds | C | val AUROC |\n|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 x 512 features, 1 round")
+    parser.add_argument("--knee", action="store_true",
+                        help="lbfgs vs newton-cholesky on knee-oa raw pixels and features")
     parser.add_argument("--n", type=int, default=None, help="number of images (default 10,000)")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
+    if args.knee:
+        knee_solvers(args.rounds or 1)
+        return
     n = args.n or (2_000 if args.quick else 10_000)
     rounds = args.rounds or (1 if args.quick else 3)
     x, y, groups = make_features(2 * n, args.dim, seed=0)  # first half trains, second tests

@@ -16,6 +16,7 @@ from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.errors import XraySSLError
 from xrayssl.models.encoders import build_encoder, load_encoder
 from xrayssl.models.methods import METHODS
+from xrayssl.models.precision import auto_precision
 from xrayssl.models.pretrain import run_pretraining
 
 SMALL_HEADS: dict[str, dict[str, Any]] = {
@@ -145,6 +146,16 @@ def test_bf16_mixed_precision_on_the_cpu(method: str, make_cache: MakeCache,
     encoder, meta = load_encoder(result.encoder_path)
     assert meta["config"]["precision"] == "bf16-mixed"
     assert all(p.dtype == torch.float32 for p in encoder.parameters())
+
+
+def test_auto_precision_is_resolved_and_saved(make_cache: MakeCache, tmp_path: Path) -> None:
+    """``precision: auto`` on a CPU: the saved config names what ran (bf16 only if native)."""
+    cache = make_cache(n=32, size=16)
+    result = run_pretraining(tiny_config(accelerator="cpu"), cache, tmp_path / "auto")
+    _, meta = load_encoder(result.encoder_path)
+    assert meta["config"]["precision"] == auto_precision(on_gpu=False)
+    summary = json.loads((tmp_path / "auto" / "pretrain.json").read_text())
+    assert summary["config"]["precision"] == auto_precision(on_gpu=False)
 
 
 @pytest.mark.gpu

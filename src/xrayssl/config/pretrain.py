@@ -54,7 +54,10 @@ class PretrainConfig(StrictModel):
     devices: int | str = "auto"
     num_nodes: int = Field(1, ge=1)
     strategy: str = "auto"
-    precision: str = Field("auto", description="auto = bf16-mixed / 16-mixed on GPU, 32 on CPU")
+    precision: str = Field(
+        "auto", description="auto = bf16-mixed / 16-mixed on GPU; on CPU bf16-mixed where it has "
+        "native bf16 (AVX-512 BF16 or AMX), else 32-true; the run's saved config says which ran",
+    )
     sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
     workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from xrayssl.atomic import atomic_output
 from xrayssl.data.cache import PreparedCache
@@ -35,6 +37,73 @@ def encoder_fingerprint(encoder: nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+Readout = Literal["final", "multiscale"]
+READOUTS: tuple[Readout, ...] = ("final", "multiscale")
+
+
+def resnet_stages(encoder: nn.Module) -> list[nn.Module]:
+    """The residual stages of an encoder's body, shallow to deep (empty when it has none).
+
+    A stage is a ``layerN`` of a torchvision ResNet or, in a plain Sequential body such as
+    ``resnet_tiny``'s, a Sequential of residual blocks.
+    """
+    body = getattr(encoder, "body", encoder)
+    named = [getattr(body, f"layer{i}", None) for i in (1, 2, 3, 4)]
+    if all(isinstance(m, nn.Module) for m in named):
+        return [m for m in named if m is not None]
+    return [
+        child for child in body.children()
+        if isinstance(child, nn.Sequential) and len(child) > 0
+        and all(isinstance(block, BasicBlock | Bottleneck) for block in child)
+    ]
+
+
+class MultiScalePooled(nn.Module):
+    """(B, 1, H, W) -> (B, sum of stage widths): each residual stage's output, averaged over
+    its positions, side by side.
+
+    The final pooled vector keeps only the deepest stage. A briefly trained encoder's early
+    stages already hold edge and texture statistics the probe can use, and the probe's
+    standardisation puts every stage on an equal footing.
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.stages = resnet_stages(encoder)
+        if not self.stages:
+            raise XraySSLError(
+                f"the multiscale readout needs a ResNet-style encoder with residual stages; "
+                f"{type(encoder).__name__} has none (use the final readout)"
+            )
+        self.spec: dict[str, Any] = {"readout": "multiscale",
+                                     "encoder": getattr(encoder, "spec", None)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled: list[torch.Tensor] = []
+
+        def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            pooled.append(output.float().mean(dim=(2, 3)))  # (B, C_stage)
+
+        # Hooks live for one forward only: the encoder is left as it was found.
+        handles = [stage.register_forward_hook(keep) for stage in self.stages]
+        try:
+            self.encoder(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return torch.cat(pooled, dim=1)  # (B, sum C_stage)
+
+
+def with_readout(encoder: nn.Module, readout: Readout) -> nn.Module:
+    """The module whose output the probe reads: the encoder itself or its multi-scale pool."""
+    if readout == "final":
+        return encoder
+    if readout == "multiscale":
+        return MultiScalePooled(encoder)
+    raise XraySSLError(f"unknown feature readout {readout!r}; known: {', '.join(READOUTS)}")
 
 
 def feature_cache_path(

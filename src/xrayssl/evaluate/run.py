@@ -28,7 +28,7 @@ from xrayssl.evaluate.baselines import (
     predict_logits,
     train_supervised,
 )
-from xrayssl.evaluate.features import default_device, extract_features
+from xrayssl.evaluate.features import default_device, extract_features, with_readout
 from xrayssl.evaluate.metrics import METRICS, aggregate_studies, metrics_with_ci
 from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
 
@@ -214,7 +214,8 @@ def evaluate_predictor(
         },
         "evaluation": {
             **config.model_dump(mode="json"),
-            "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
+            "probe": f"StandardScaler + LogisticRegression (L2, {config.solver}), C by "
+                     "StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
             "ci": "percentile bootstrap resampling patients (studies nest in patients)",
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
@@ -237,7 +238,7 @@ def _probe_fit_predict(
         probe = fit_probe(
             train_x[position], train_y[position], train_groups[position], seed,
             cs=tuple(config.cs), n_splits=config.cv_folds, class_weight=config.class_weight,
-            max_iter=config.max_iter,
+            max_iter=config.max_iter, solver=config.solver,
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
@@ -270,7 +271,10 @@ def evaluate_encoder(
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     both = np.concatenate([split.train, split.test])
-    features = extract_features(encoder, cache, both, config.batch_size, device,
+    reader = with_readout(encoder, config.readout)
+    if encoder_key is not None and config.readout != "final":
+        encoder_key = f"{encoder_key}|{config.readout}"  # other features, other cache entry
+    features = extract_features(reader, cache, both, config.batch_size, device,
                                 cache_dir=feature_cache_dir, encoder_key=encoder_key)
     feature_seconds = time.perf_counter() - started
     say(f"features {features.shape} in {feature_seconds:.1f} s")
@@ -281,6 +285,7 @@ def evaluate_encoder(
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
+    description.setdefault("readout", config.readout)
     description.setdefault("feature_dim", int(features.shape[1]))
     out = evaluate_predictor(cache, fit_predict, model=description, config=config, split=split,
                              progress=say)
@@ -314,6 +319,8 @@ def evaluate_baseline(
                                          weights=weights, raw_size=config.raw_size)
         if kind != "raw":
             model["encoder_name"] = encoder_name
+        else:
+            config.readout = "final"  # pixels have no stages to pool
         return evaluate_encoder(encoder, cache, config=config, model=model, device=device,
                                 feature_cache_dir=feature_cache_dir, progress=progress)
     split = make_split(cache, config.body_parts, config.test_fraction)

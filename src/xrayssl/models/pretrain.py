@@ -42,6 +42,7 @@ from xrayssl.models.datamodule import PairDataModule, PairViews
 from xrayssl.models.encoders import build_encoder, save_encoder
 from xrayssl.models.methods import PairMethod, Schedule, build_method
 from xrayssl.models.monitor import KNNMonitor
+from xrayssl.models.precision import auto_precision
 
 CHECKPOINT_DIR = "checkpoints"
 ENCODER_FILE = "encoder.pt"
@@ -211,9 +212,7 @@ def resolve_precision(config: PretrainConfig) -> str:
     if config.precision != "auto":
         return config.precision
     gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-    if not gpu:
-        return "32-true"
-    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return auto_precision(gpu)
 
 
 def world_size_of(config: PretrainConfig) -> int:
@@ -266,6 +265,8 @@ def run_pretraining(
             "continue it or choose another --out folder"
         )
     indices = select_training(config, cache)
+    # The precision this machine runs ("auto" resolved), so the saved config says what ran.
+    config = config.model_copy(update={"precision": resolve_precision(config)})
     image_size = config.image_size or cache.size
     pl.seed_everything(config.seed, workers=True, verbose=False)
 
@@ -307,7 +308,7 @@ def run_pretraining(
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=config.strategy,
-        precision=resolve_precision(config),  # type: ignore[arg-type]
+        precision=config.precision,  # type: ignore[arg-type]
         sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
                         and config.accelerator in ("auto", "gpu", "cuda")),
         deterministic=config.deterministic,

@@ -67,8 +67,9 @@ class PairMethod(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self.total_steps = max(1, int(self.trainer.estimated_stepping_batches))
-        if self.device.type == "cuda":
-            self.to(memory_format=torch.channels_last)
+        # channels_last on the CPU too: oneDNN's convolutions run NHWC natively (measured
+        # 1.3x-1.7x per SimCLR step of resnet_tiny at 64 px, bf16 and fp32).
+        self.to(memory_format=torch.channels_last)
 
     def make_views(self, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
         device = batch["images"].device
@@ -79,9 +80,8 @@ class PairMethod(pl.LightningModule):
         # gamma lose too much in half precision.
         with torch.autocast(device_type=device.type, enabled=False):
             v1, v2 = self.views(batch, generator)
-        if device.type == "cuda":
-            v1 = v1.contiguous(memory_format=torch.channels_last)
-            v2 = v2.contiguous(memory_format=torch.channels_last)
+        v1 = v1.contiguous(memory_format=torch.channels_last)
+        v2 = v2.contiguous(memory_format=torch.channels_last)
         return v1, v2
 
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:

@@ -1,0 +1,229 @@
+"""Quality per CPU-minute: does the default recipe's SSL encoder beat the floors in a budget?
+
+On knee-oa (default, 64 px) or PneumoniaMNIST (28 px): the folder's own ``val`` split is the
+dataset's test set and is never read here. A validation split is carved from ``train`` by
+patient (stratified by label, seeded); pretraining sees the rest of ``train`` without labels,
+the kNN monitor and every probe score on the carved validation split.
+
+Printed: the probe AUROC at 10% and 100% of the labels of the SSL encoder (the recipe of
+``xrayssl.models.recipe`` for this image size), beside the raw-pixel and random-init floors
+(same probe, same split), the paired difference to raw pixels with its patient-bootstrap CI,
+pretraining pairs/s and the kNN-monitor curve.
+
+The budget is pretraining wall time. On a shared machine wall time is not a measure, so the
+budget is turned into a number of epochs with a throughput: by default the one measured here
+first (a few timed steps of the same model in this process), or ``--pairs-per-second`` taken
+from a quiet machine; ``--epochs`` fixes the epochs instead. The printout says which.
+
+    python bench/quality.py                          # knee-oa, 64 px, 15 min
+    python bench/quality.py --data pneumoniamnist    # 28 px, 10 min
+    python bench/quality.py --budget 5 --method byol
+    python bench/quality.py --device cuda --encoder resnet18_small --epochs 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xrayssl.config.pretrain import PretrainConfig
+from xrayssl.config.probe import ProbeConfig
+from xrayssl.data.cache import PreparedCache
+from xrayssl.data.prepare import prepare_cache
+from xrayssl.data.records import Record
+from xrayssl.data.sources import load_source
+from xrayssl.data.splits import patient_split
+from xrayssl.evaluate.metrics import paired_bootstrap
+from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
+from xrayssl.models.encoders import load_encoder
+from xrayssl.models.pretrain import run_pretraining
+from xrayssl.models.recipe import recipe_for
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATASETS = {
+    "knee": (SHARED / "knee-oa", 64, 15.0),
+    "pneumoniamnist": (SHARED / "pneumoniamnist" / "pneumoniamnist_trainval.npz", 28, 10.0),
+}
+VALID_FRACTION = 0.2
+
+
+def carved_records(source: Path, seed: int) -> list[Record]:
+    """The source's train split only, a stratified patient-level share of it made ``valid``."""
+    train = [r for r in load_source(source) if r.split == "train" and r.label is not None]
+    if not train:
+        raise SystemExit(f"{source} has no labelled train split to carve a validation split from")
+    labels = np.asarray([r.label for r in train], dtype=np.int64)
+    patients = np.asarray([r.patient_id or r.path for r in train])
+    _, valid = patient_split(labels, patients, VALID_FRACTION, seed)
+    in_valid = np.zeros(len(train), dtype=bool)
+    in_valid[valid] = True
+    return [replace(r, split="valid" if v else "train") for r, v in zip(train, in_valid,
+                                                                         strict=True)]
+
+
+def measure_pairs_per_second(config: PretrainConfig, cache: PreparedCache, work: Path) -> float:
+    """Pairs/s of a short run of the same pipeline (its first batch, warm-up, left out)."""
+    probe_run = config.model_copy(update={"epochs": 2, "batches_per_epoch": 6, "monitor": False,
+                                          "warmup_epochs": 0.0})
+    folder = work / f"throughput-{int(time.time())}"
+    result = run_pretraining(probe_run, cache, folder)
+    second = [row for row in result.history if row.get("epoch") == 2.0]
+    return float(second[0]["pairs_per_second"]) if second else result.pairs_per_second
+
+
+def probe_config(args: argparse.Namespace, readout: str) -> ProbeConfig:
+    return ProbeConfig(fractions=[0.1, 1.0], seeds=args.probe_seeds, cv_folds=3,
+                       n_bootstrap=args.n_bootstrap, readout=readout)  # type: ignore[arg-type]
+
+
+def floor(kind: str, cache: PreparedCache, args: argparse.Namespace, encoder: str,
+          work: Path) -> dict[str, Any]:
+    """A floor's metrics, kept in ``work`` (they depend only on the cache and the probe)."""
+    key = f"{kind}-{encoder}-{args.readout}" if kind != "raw" else "raw"
+    path = work / f"floor-{cache.config_hash[:12]}-{key}-s{args.probe_seeds}.json"
+    if path.is_file():
+        result: dict[str, Any] = json.loads(path.read_text())
+        return result
+    started = time.perf_counter()
+    result = evaluate_baseline(kind, cache, encoder_name=encoder, device=args.device,
+                               config=probe_config(args, args.readout))
+    print(f"  {kind} floor probed in {time.perf_counter() - started:.0f} s", flush=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+def auroc(metrics: dict[str, Any], fraction: str) -> tuple[float, float, float]:
+    block = metrics["results"][fraction]["metrics"]["overall"]["image"]["auroc"]
+    return block["value"], block["lo"], block["hi"]
+
+
+def paired_to_raw(raw: dict[str, Any], other: dict[str, Any], fraction: str) -> str:
+    a, b = raw["predictions"], other["predictions"]
+    if a["test_indices"] != b["test_indices"]:
+        raise SystemExit("the floors and the encoder were probed on different images")
+    result = paired_bootstrap(
+        np.asarray(a["labels"]), np.asarray(a["by_fraction"][fraction]),
+        np.asarray(b["by_fraction"][fraction]), np.asarray(a["clusters"]), metric="auroc",
+        n_boot=2000, seed=0,
+    )
+    return f"{result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="knee", help="knee | pneumoniamnist | a source path")
+    parser.add_argument("--size", type=int, default=None, help="image side (64 knee, 28 pneu)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="pretraining minutes (default 15 knee, 10 pneumoniamnist)")
+    parser.add_argument("--epochs", type=int, default=None, help="fixed epochs (no budget)")
+    parser.add_argument("--pairs-per-second", type=float, default=None,
+                        help="throughput that turns the budget into epochs (default: measured)")
+    parser.add_argument("--method", default=None, help="simclr | byol | ... (default: recipe)")
+    parser.add_argument("--encoder", default=None, help="default: the recipe's encoder")
+    parser.add_argument("--policy", default=None, help="default: the recipe's policy")
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--option", action="append", default=[],
+                        help="method option NAME=VALUE, e.g. temperature=0.2 (repeatable)")
+    parser.add_argument("--readout", default=None, help="final | multiscale (default: recipe)")
+    parser.add_argument("--precision", default="auto", help="auto | 32-true | bf16-mixed")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--probe-seeds", type=int, default=3, help="label subsets at 10%%")
+    parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path("runs/bench-quality"))
+    args = parser.parse_args()
+
+    source, default_size, default_budget = DATASETS.get(args.data, (Path(args.data), 64, 15.0))
+    if not source.exists():
+        print(f"skipped: {source} is not there (the real radiographs live in ../shared/data)")
+        return
+    size = args.size or default_size
+    budget_minutes = args.budget if args.budget is not None else default_budget
+    recipe = recipe_for(size)
+    args.readout = args.readout or recipe.readout
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible")
+    name = args.data if args.data in DATASETS else source.stem
+    work = args.work / f"{name}-{size}"
+    work.mkdir(parents=True, exist_ok=True)
+    cache = prepare_cache(carved_records(source, args.seed), work / "cache", size=size,
+                          progress=False)
+    n_train = len(cache.select(splits=["train"]))
+    print(f"{name} at {size} px: {n_train} pretraining images, "
+          f"{len(cache.select(splits=['valid']))} validation images carved from train by "
+          f"patient (seed {args.seed}); the source's own val split is not read", flush=True)
+
+    options: dict[str, float | int | bool] = dict(recipe.method_options)
+    for item in args.option:
+        key, _, value = item.partition("=")
+        options[key] = float(value) if "." in value or "e" in value else int(value)
+    config = PretrainConfig(
+        method=args.method or recipe.method, encoder=args.encoder or recipe.encoder,
+        policy=args.policy or recipe.policy, batch_size=args.batch_size or recipe.batch_size,
+        lr=args.lr or recipe.lr, warmup_epochs=recipe.warmup_epochs, method_options=options,
+        epochs=1, workers=0, precision=args.precision, seed=args.seed, progress=False,
+        accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
+        monitor_max_query=4096,
+    )
+    if args.epochs is not None:
+        epochs, how = args.epochs, f"{args.epochs} epochs as asked (no budget)"
+    else:
+        pps = args.pairs_per_second
+        source_of_pps = "given"
+        if pps is None:
+            pps = measure_pairs_per_second(config, cache, work)
+            source_of_pps = "measured here before training"
+        epochs = max(1, int(budget_minutes * 60 * pps / n_train))
+        how = (f"{budget_minutes:g} min budget x {pps:.0f} pairs/s ({source_of_pps}) / "
+               f"{n_train} images = {epochs} epochs")
+    config = config.model_copy(update={"epochs": epochs,
+                                       "warmup_epochs": min(recipe.warmup_epochs, epochs)})
+    print(f"recipe: {config.method} {config.encoder}, batch {config.batch_size}, lr "
+          f"{config.lr}, options {options}, policy {config.policy!r}, readout {args.readout}",
+          flush=True)
+    print(f"epochs: {how}", flush=True)
+
+    print("floors (raw pixels, random init) ...", flush=True)
+    raw = floor("raw", cache, args, config.encoder, work)
+    random_init = floor("random", cache, args, config.encoder, work)
+
+    run_dir = work / f"run-{int(time.time())}"
+    started = time.perf_counter()
+    result = run_pretraining(config, cache, run_dir)
+    wall = time.perf_counter() - started
+    encoder, meta = load_encoder(result.encoder_path)
+    ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
+                           device=args.device, model={"kind": "ssl"})
+
+    print(f"\npretraining: {result.epochs_completed} epochs in {wall / 60:.1f} min wall "
+          f"({result.pairs_per_second:.0f} pairs/s of training steps, precision "
+          f"{meta['config']['precision']}); run folder {run_dir}")
+    curve = [f"{row['epoch']:.0f}:{row['knn_auroc']:.3f}" for row in result.history
+             if "knn_auroc" in row]
+    print(f"kNN monitor AUROC by epoch: {' '.join(curve)}")
+    print("\n| model | AUROC 10% labels | AUROC 100% labels | SSL - raw, 10% | SSL - raw, 100% |")
+    print("|---|---|---|---|---|")
+    for label, metrics in (("raw pixels", raw), ("random init", random_init),
+                           (f"{config.method} {config.encoder}", ssl)):
+        cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
+                 (auroc(metrics, "0.1"), auroc(metrics, "1"))]
+        diffs = ["", ""]
+        if metrics is ssl:
+            diffs = [paired_to_raw(raw, ssl, "0.1"), paired_to_raw(raw, ssl, "1")]
+        print(f"| {label} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
+    ten, full = auroc(ssl, "0.1")[0] - auroc(raw, "0.1")[0], auroc(ssl, "1")[0] - auroc(raw, "1")[0]
+    print(f"\nSSL - raw: {ten:+.3f} at 10% labels, {full:+.3f} at 100%")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The pretraining recipe for an image size: what learned fastest per CPU-minute, measured.
+
+Measured on knee-oa radiographs at 64 px with ``bench/quality.py`` (val carved from train by
+patient, probe on that val); the README's "A recipe for a CPU budget" section has the figures
+that chose each value. Larger images keep the ImageNet-style defaults of ``PretrainConfig``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SMALL_IMAGE_MAX = 96  # up to this side, the small-image recipe applies
+
+
+@dataclass(frozen=True)
+class Recipe:
+    method: str
+    encoder: str
+    policy: str
+    batch_size: int
+    lr: float
+    warmup_epochs: float
+    readout: str  # what the probe reads: "final" or "multiscale"
+    method_options: dict[str, float | int | bool] = field(default_factory=dict)
+
+
+SMALL_IMAGES = Recipe(
+    method="simclr",
+    encoder="resnet_tiny",
+    policy="crop(scale=0.3-1)+flip+rotation(deg=15)+brightness_contrast+gaussian_blur",
+    batch_size=128,
+    lr=2e-3,
+    warmup_epochs=1.0,
+    readout="multiscale",
+    method_options={"temperature": 0.2},
+)
+
+LARGE_IMAGES = Recipe(
+    method="simclr",
+    encoder="resnet18",
+    policy="crop(scale=0.3-1)+flip+rotation(deg=15)+brightness_contrast+gaussian_blur",
+    batch_size=256,
+    lr=1e-3,
+    warmup_epochs=2.0,
+    readout="final",
+)
+
+
+def recipe_for(image_size: int) -> Recipe:
+    return SMALL_IMAGES if image_size <= SMALL_IMAGE_MAX else LARGE_IMAGES
