@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
         from xrayssl.data.cache import PreparedCache
         from xrayssl.models.encoders import size_hint
         from xrayssl.models.pretrain import run_pretraining
+        from xrayssl.models.recipe import with_small_image_defaults
 
         fields: dict[str, Any] = {}
         if config is not None:
@@ -114,8 +115,12 @@ def register(app: typer.Typer) -> None:
             fields["monitor"] = False
         if deterministic:
             fields["deterministic"] = True
-        settings = validate(PretrainConfig, fields, "pretrain options")
         cache = PreparedCache.open(data)
+        fields, filled = with_small_image_defaults(fields, fields.get("image_size") or cache.size)
+        if filled:
+            typer.echo(f"small images: the CPU-budget recipe sets {', '.join(filled)} "
+                       "(xrayssl.models.recipe); give them to choose otherwise")
+        settings = validate(PretrainConfig, fields, "pretrain options")
         hint = size_hint(settings.encoder, settings.image_size or cache.size)
         if hint is not None:
             typer.secho(f"warning: {hint}", fg=typer.colors.YELLOW, err=True)

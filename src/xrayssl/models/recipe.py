@@ -8,6 +8,7 @@ that chose each value. Larger images keep the ImageNet-style defaults of ``Pretr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 SMALL_IMAGE_MAX = 96  # up to this side, the small-image recipe applies
 
@@ -31,7 +32,7 @@ SMALL_IMAGES = Recipe(
     batch_size=128,
     lr=2e-3,
     warmup_epochs=1.0,
-    readout="multiscale",
+    readout="final",
     method_options={"temperature": 0.2},
 )
 
@@ -48,3 +49,21 @@ LARGE_IMAGES = Recipe(
 
 def recipe_for(image_size: int) -> Recipe:
     return SMALL_IMAGES if image_size <= SMALL_IMAGE_MAX else LARGE_IMAGES
+
+
+def with_small_image_defaults(fields: dict[str, Any], image_size: int) -> tuple[dict[str, Any],
+                                                                                 list[str]]:
+    """``fields`` (PretrainConfig fields the user gave) completed with the small-image recipe.
+
+    Only for images of ``SMALL_IMAGE_MAX`` px or less and only for fields left unset, so an
+    explicit choice always wins. Returns the fields and the names of those filled in.
+    """
+    if image_size > SMALL_IMAGE_MAX:
+        return fields, []
+    recipe = SMALL_IMAGES
+    defaults: dict[str, Any] = {"encoder": recipe.encoder, "batch_size": recipe.batch_size,
+                                "lr": recipe.lr, "warmup_epochs": recipe.warmup_epochs}
+    if fields.get("method", recipe.method) == recipe.method:
+        defaults["method_options"] = dict(recipe.method_options)
+    filled = [k for k in defaults if k not in fields]
+    return {**{k: defaults[k] for k in filled}, **fields}, filled

@@ -1,0 +1,29 @@
+"""The small-image recipe fills only what the user left unset, and only for small images."""
+
+from __future__ import annotations
+
+from xrayssl.config.pretrain import PretrainConfig
+from xrayssl.models.encoders import ENCODERS
+from xrayssl.models.methods import METHODS
+from xrayssl.models.recipe import SMALL_IMAGES, recipe_for, with_small_image_defaults
+
+
+def test_small_images_get_the_recipe_where_unset() -> None:
+    fields, filled = with_small_image_defaults({"policy": "crop", "lr": 0.01}, 64)
+    assert set(filled) == {"encoder", "batch_size", "warmup_epochs", "method_options"}
+    assert fields["lr"] == 0.01  # given: kept
+    config = PretrainConfig(**fields)
+    assert config.encoder == SMALL_IMAGES.encoder
+    assert config.method_options == SMALL_IMAGES.method_options
+
+
+def test_large_images_and_other_methods_keep_their_defaults() -> None:
+    assert with_small_image_defaults({"policy": "crop"}, 224) == ({"policy": "crop"}, [])
+    fields, filled = with_small_image_defaults({"policy": "crop", "method": "byol"}, 28)
+    assert "method_options" not in filled  # the SimCLR temperature is no BYOL option
+
+
+def test_recipes_name_registered_parts() -> None:
+    for size in (28, 64, 224):
+        recipe = recipe_for(size)
+        assert recipe.encoder in ENCODERS.names() and recipe.method in METHODS.names()
