@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 
+from xrayssl.config.data import MIN_SIZE
+from xrayssl.errors import XraySSLError
+
 
 def _split_list(values: list[str] | None) -> list[str] | None:
     if not values:
@@ -26,7 +29,7 @@ def register(app: typer.Typer) -> None:
         clahe: Annotated[str | None, typer.Option(
             help="CLAHE settings, e.g. clip=2.0,tile=8, or 'off'")] = None,
         workers: Annotated[int | None, typer.Option(
-            help="processes (default: all cores)")] = None,
+            min=1, help="processes (default: all cores)")] = None,
         preview: Annotated[Path | None, typer.Option(
             help="also write a before/after CLAHE figure (PNG) here")] = None,
         body_parts: Annotated[list[str] | None, typer.Option(
@@ -48,6 +51,12 @@ def register(app: typer.Typer) -> None:
         from xrayssl.data.preview import write_clahe_preview
         from xrayssl.data.sources import load_source
 
+        if size < MIN_SIZE:
+            raise XraySSLError(
+                f"--size {size}: the smallest cache side is {MIN_SIZE} px (smaller images leave "
+                "the encoders a 1x1 map after their first layers and CLAHE tiles under 2 px); "
+                f"give --size {MIN_SIZE} or more"
+            )
         clahe_config = parse_clahe(clahe)
         config = validate(
             PrepareConfig, {"size": size, "clahe": clahe_config.model_dump()}, "prepare options"

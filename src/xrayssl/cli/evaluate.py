@@ -15,10 +15,31 @@ from xrayssl.errors import XraySSLError
 
 
 def parse_fractions(text: str) -> list[float]:
+    """``"0.01,0.1,1"`` -> [0.01, 0.1, 1.0]; each a share of the training labels in (0, 1]."""
+    allowed = "label fractions in (0, 1], comma-separated, e.g. 0.01,0.1,1"
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise XraySSLError(f"--fractions {text!r}: give numbers like 0.01,0.1,1") from None
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}") from None
+    bad = [value for value in values if not 0 < value <= 1]
+    if bad or not values:
+        found = f" ({', '.join(f'{v:g}' for v in bad)} outside)" if bad else ""
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}{found}")
+    return values
+
+
+LEVELS = ("image", "study")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """``"auroc,kappa"`` -> ("auroc", "kappa"), each a metric the probe writes."""
+    from xrayssl.evaluate.table import DEFAULT_COLUMNS
+
+    wanted = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in wanted if c not in DEFAULT_COLUMNS]
+    if unknown or not wanted:
+        raise XraySSLError(f"--columns {text!r}: choose from {', '.join(DEFAULT_COLUMNS)}")
+    return wanted
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
@@ -122,8 +143,10 @@ def register(app: typer.Typer) -> None:
         from xrayssl.evaluate.compare import compare_metrics
         from xrayssl.evaluate.table import format_table
 
+        if level not in LEVELS:
+            raise XraySSLError(f"--level {level!r}: choose {' or '.join(LEVELS)}")
+        wanted = parse_columns(columns)
         results = [read_metrics(p) for p in metrics]
-        wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
         print(format_table(results, level=level, body_part=body_part, columns=wanted))
         if compare_to is not None:
             reference = read_metrics(compare_to)

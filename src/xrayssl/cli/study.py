@@ -10,11 +10,10 @@ from typing import Annotated
 
 import typer
 
-study_app = typer.Typer(
-    name="study",
-    help="Compare augmentation policies: run a study, rebuild its results.",
-    no_args_is_help=True,
-)
+from xrayssl.cli.layout import command_group
+
+study_app = command_group(
+    "study", "Compare augmentation policies: plan or run a study, rebuild its results.")
 
 
 def _share_cores(workers: int) -> int:

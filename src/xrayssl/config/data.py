@@ -21,6 +21,10 @@ DEFAULT_LABEL_MAP: dict[str, int] = {
 }
 
 
+# Smallest cache side: below it the encoders' stems leave a 1x1 map and CLAHE has no room.
+MIN_SIZE = 16
+
+
 class ClaheConfig(StrictModel):
     """Contrast-limited adaptive histogram equalisation (OpenCV ``createCLAHE``)."""
 
@@ -32,7 +36,8 @@ class ClaheConfig(StrictModel):
 class PrepareConfig(StrictModel):
     """Everything that changes the pixels of a prepared cache (hashed into the cache)."""
 
-    size: int = Field(default=224, ge=8, le=4096, description="side of the square output images")
+    size: int = Field(default=224, ge=MIN_SIZE, le=4096,
+                      description="side of the square output images")
     clahe: ClaheConfig = Field(default_factory=lambda: ClaheConfig())
     pad_value: int = Field(default=0, ge=0, le=255)
 

@@ -75,6 +75,9 @@ class SpaceSettings(StrictModel):
     def fields_for_kind(self) -> SpaceSettings:
         if self.kind == "list" and not self.policies:
             raise ValueError("space.kind 'list' needs space.policies (a list of specs)")
+        if any(not spec.strip() for spec in self.policies):
+            raise ValueError("space.policies has an empty policy; write 'identity' for no "
+                             "augmentation")
         if self.kind in ("subsets", "ablation", "pairwise", "search") and not self.ops:
             raise ValueError(f"space.kind {self.kind!r} needs space.ops (a list of op names)")
         if len(set(self.ops)) != len(self.ops):
