@@ -151,5 +151,8 @@ def register(app: typer.Typer) -> None:
         if compare_to is not None:
             reference = read_metrics(compare_to)
             for path, result in zip(metrics, results, strict=True):
+                if path.resolve() == compare_to.resolve() or result == reference:
+                    print(f"{path}: the reference (not compared with itself)")
+                    continue
                 for line in compare_metrics(reference, result):
                     print(f"{path}: {line}")

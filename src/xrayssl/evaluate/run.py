@@ -56,6 +56,14 @@ def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=str)
 
 
+def resampling_unit(cache: PreparedCache, indices: np.ndarray) -> str:
+    """What ``patient_ids`` resamples: patients, else studies, else single images (MedMNIST)."""
+    if len(set(patient_ids(cache, indices).tolist())) == len(indices):
+        return "image"  # one image per resampled unit: there is nothing to cluster
+    records = [cache.records[int(i)] for i in indices]
+    return "patient" if any(r.patient_id for r in records) else "study"
+
+
 def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     return np.asarray(
         [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
@@ -197,6 +205,7 @@ def evaluate_predictor(
         # Unrounded: rounding probabilities would create ties and shift AUROC.
         predictions[_fraction_key(fraction)] = probs.tolist()
     y_test = cache.labels[split.test]
+    unit = resampling_unit(cache, split.test)
     return {
         "format": METRICS_FORMAT,
         "model": model,
@@ -211,12 +220,14 @@ def evaluate_predictor(
             "n_test": len(split.test),
             "n_test_positive": int(y_test.sum()),
             "n_test_patients": len(set(patient_ids(cache, split.test).tolist())),
+            "resampling_unit": unit,
         },
         "evaluation": {
             **config.model_dump(mode="json"),
             "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
-            "ci": "percentile bootstrap resampling patients (studies nest in patients)",
+            "ci": f"percentile bootstrap resampling {unit}s"
+                  + (" (studies nest in patients)" if unit == "patient" else ""),
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
         },
         "results": results,
