@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from pathlib import Path
 
 import cv2
@@ -31,9 +32,19 @@ class UnreadableImageError(XraySSLError):
     """One image could not be decoded; ``reason`` is the short text written to skipped.csv."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
+        reason = without_object_reprs(reason)
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+# ``<_io.BytesIO object at 0x7f...>`` and the like: decoders put them in their messages, where
+# they say nothing to a reader of skipped.csv and differ on every run.
+_OBJECT_REPR = re.compile(r"\s*<[^<>]*\bat 0x[0-9a-fA-F]+>")
+
+
+def without_object_reprs(text: str) -> str:
+    return " ".join(_OBJECT_REPR.sub("", text).split())
 
 
 def scale_to_uint8(
@@ -99,8 +110,14 @@ def _decode_with_pil(path: str | Path, data: bytes) -> np.ndarray:
             if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return scale_to_uint8(np.asarray(pil))
             return np.asarray(pil.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise UnreadableImageError(path, f"not a readable image ({err})") from None
+    except UnidentifiedImageError:
+        raise UnreadableImageError(
+            path, "not a readable image (PIL could not identify the format)") from None
+    except (OSError, ValueError) as err:
+        detail = str(err).rstrip(".") or type(err).__name__
+        if "truncated" in detail.lower():
+            detail = "the file ends before the image data does"
+        raise UnreadableImageError(path, f"damaged image ({detail})") from None
 
 
 def decode_image_bytes(path: str | Path, data: bytes) -> np.ndarray:
