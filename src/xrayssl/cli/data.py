@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
         if size < MIN_SIZE:
             raise XraySSLError(
                 f"--size {size}: the smallest cache side is {MIN_SIZE} px (smaller images leave "
-                "the encoders a 1x1 map after their first layers and CLAHE tiles under 2 px); "
-                f"give --size {MIN_SIZE} or more"
+                "the encoders a 1x1 feature map after their stem, and crops nothing to "
+                f"crop); give --size {MIN_SIZE} or more"
             )
         clahe_config = parse_clahe(clahe)
         config = validate(
