@@ -35,6 +35,10 @@ def register(app: typer.Typer) -> None:
         body_parts: Annotated[list[str] | None, typer.Option(
             "--body-parts",
             help="keep only these body parts (comma-separated or repeated)")] = None,
+        body_part: Annotated[str | None, typer.Option(
+            "--body-part",
+            help="body part of images whose source names none (class folders, .npz), e.g. "
+                 "knee; shown in tables and the report instead of 'unknown'")] = None,
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
@@ -64,7 +68,7 @@ def register(app: typer.Typer) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
-                                  body_parts=_split_list(body_parts))
+                                  body_parts=_split_list(body_parts), body_part=body_part)
             typer.echo(f"{source}: {len(records)} images listed")
             result = prepare(records, out, config, workers=workers, progress=not quiet,
                              overwrite=overwrite)

@@ -331,8 +331,16 @@ def load_source(
     kind: str | None = None,
     label_map: dict[str, int] | None = None,
     body_parts: Sequence[str] | None = None,
+    body_part: str | None = None,
 ) -> list[Record]:
-    """Records from any supported source; ``kind`` forces a loader (see SOURCE_KINDS)."""
+    """Records from any supported source; ``kind`` forces a loader (see SOURCE_KINDS);
+    ``body_part`` names the body part of images whose source names none."""
+    if body_part is not None:
+        from xrayssl.data.body_part import name_body_part
+
+        named = name_body_part(load_source(path, kind=kind, label_map=label_map), body_part,
+                               path)
+        return filter_body_parts(named, body_parts)
     path = Path(path).expanduser().absolute()
     if kind is not None and kind not in SOURCE_KINDS:
         raise XraySSLError(f"unknown source kind {kind!r}; allowed: {', '.join(SOURCE_KINDS)}")
