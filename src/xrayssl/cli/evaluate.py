@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from xrayssl.cli.status_line import StatusLine
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
@@ -102,9 +102,7 @@ def register(app: typer.Typer) -> None:
             settings.supervised.policy = policy
         cache = PreparedCache.open(data)
 
-        def say(message: str) -> None:
-            if not quiet:
-                print(message, file=sys.stderr)
+        say = StatusLine(quiet=quiet)
 
         if encoder is not None:
             from xrayssl.evaluate.features import file_sha256
@@ -126,6 +124,7 @@ def register(app: typer.Typer) -> None:
                                        feature_cache_dir=feature_cache, progress=say)
             if label:
                 result["model"]["label"] = label
+        say.close()
         atomic_write_json(out, result)
         print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
         print(f"wrote {out}")

@@ -165,12 +165,17 @@ def evaluate_predictor(
     say = progress or (lambda _msg: None)
     results: dict[str, Any] = {}
     predictions: dict[str, list[list[float]]] = {}
+    fits = sum(config.seeds if fraction < 1 else 1 for fraction in config.fractions)
+    fit = 0
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
         runs, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
+            fit += 1
+            say(f"probe {fit}/{fits}: {fraction:g} of the labels, seed {seed}, "
+                f"{len(subset)} training images")
             position = np.searchsorted(split.train, subset)  # split.train is sorted
             logit, fitted = fit_predict(position, seed)
             logits.append(np.asarray(logit, dtype=np.float64))
@@ -182,7 +187,8 @@ def evaluate_predictor(
                 "seconds": round(time.perf_counter() - started, 3),
                 **fitted,
             })
-            say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
+            say(f"probe {fit}/{fits} done in {time.perf_counter() - started:.1f} s"
+                + (f" (C = {fitted['C']:g})" if "C" in fitted else ""))
         stacked = np.stack(logits)  # (S, N_test)
         probs = sigmoid(stacked)
         block = _metrics_block(cache, split.test, probs, config, seed=0)
@@ -243,12 +249,13 @@ def evaluate_predictor(
 def _probe_fit_predict(
     train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, test_x: np.ndarray,
     config: ProbeConfig, keep: dict[str, LinearProbe],
+    progress: Callable[[str], None] | None = None,
 ) -> FitPredict:
     def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         probe = fit_probe(
             train_x[position], train_y[position], train_groups[position], seed,
             cs=tuple(config.cs), n_splits=config.cv_folds, class_weight=config.class_weight,
-            max_iter=config.max_iter,
+            max_iter=config.max_iter, progress=progress,
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
@@ -288,7 +295,8 @@ def evaluate_encoder(
     train_x, test_x = features[: len(split.train)], features[len(split.train):]
     keep: dict[str, LinearProbe] = {}
     fit_predict = _probe_fit_predict(
-        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep
+        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep,
+        progress=say,
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))

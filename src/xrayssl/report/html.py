@@ -7,6 +7,7 @@ Content-Security-Policy forbids any network access, so the file can be mailed or
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -47,13 +48,15 @@ def render(title: str, subtitle: str, sections: list[Section]) -> str:
     )
 
 
-def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None = None) -> Path:
+def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None = None,
+                 progress: Callable[[str], None] | None = None) -> Path:
     """Write the report of ``study_dir`` to ``out`` (default ``study_dir/report.html``).
 
     ``gradcam``: run Grad-CAM for the study's trials first when ``gradcam/explain.json`` is
     missing or covers other trials than those now finished (None: as the study config's
-    ``report.gradcam`` says, default yes).
+    ``report.gradcam`` says, default yes). ``progress`` hears of each stage.
     """
+    say = progress or (lambda _message: None)
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise XraySSLError(f"study folder not found: {study_dir}")
@@ -63,6 +66,7 @@ def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None 
             f"{study_dir} holds neither a study.yaml nor any run with a metrics.json; "
             "give the folder a study wrote (runs/<study name>)"
         )
+    say(f"read {len(files.runs)} runs of {study_dir}")
     cache, why = open_cache(files)
     wanted = gradcam if gradcam is not None else bool(
         ((files.config or {}).get("report") or {}).get("gradcam", True)
@@ -77,8 +81,14 @@ def build_report(study_dir: Path, out: Path | None = None, gradcam: bool | None 
         # (Re)run when trials finished since the last Grad-CAM, e.g. a study that grew.
         if {t.run for t in explainable(trials)} != explained:
             images = int(((files.config or {}).get("report") or {}).get("gradcam_images", 6))
-            if explain_trials(trials, cache, files.gradcam_dir, per_kind=max(1, images // 3)):
+            say(f"Grad-CAM of {len(explainable(trials))} trials (the slow part; "
+                "--no-gradcam skips it)")
+            if explain_trials(trials, cache, files.gradcam_dir, per_kind=max(1, images // 3),
+                              progress=say):
                 files = read_study(study_dir)
+        else:
+            say("Grad-CAM: up to date")
+    say("tables, figures and policy previews")
     sections = [
         overview_section(files),
         dataset_section(files, cache, why),

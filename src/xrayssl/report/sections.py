@@ -449,6 +449,8 @@ def gradcam_section(files: StudyFiles) -> Section:
     sheet = files.gradcam_dir / "comparison.png"
     if sheet.is_file():
         section.pictures.append(Picture(file_uri(sheet), "comparison sheet"))
+        if record.get("sheet_note"):  # the sheet shows some of the trials: say which and why
+            section.notes.append(f"comparison sheet: {record['sheet_note']}")
     else:
         section.notes.append(f"{sheet} is missing")
     rows = []
