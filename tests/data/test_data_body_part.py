@@ -55,5 +55,5 @@ def test_a_source_with_body_parts_or_a_bad_name_is_refused(tmp_path: Path) -> No
 
 def test_study_config_body_part_only_with_a_source(tmp_path: Path) -> None:
     assert DataSettings(source=tmp_path, body_part="Knee").body_part == "knee"
-    with pytest.raises(ValueError, match="data.body_part names the images of data.source"):
+    with pytest.raises(ValueError, match=r"data\.body_part names the images of data\.source"):
         DataSettings(cache=tmp_path, body_part="knee")

@@ -72,6 +72,30 @@ def run_command(
         raise typer.Exit(code=1)
 
 
+@study_app.command("plan")
+def plan_command(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
+    storage: Annotated[str | None, typer.Option(
+        help="the Optuna storage URL `study run` would use (default: the sqlite file in the "
+             "study folder)")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="local workers the estimate spreads the trials over")] = 1,
+    timing: Annotated[bool, typer.Option(
+        "--timing/--no-timing", help="time a few pretraining steps for the estimate")] = True,
+) -> None:
+    """The trials a study would run, what is already done, and how long the rest may take."""
+    import torch
+
+    from xrayssl.config.study import load_study_config
+    from xrayssl.study.plan import make_plan
+    from xrayssl.study.trial import check_study
+
+    config = load_study_config(config_path)
+    check_study(config)
+    torch.set_num_threads(_share_cores(workers))  # as `study run --workers` would
+    typer.echo(make_plan(config, storage_url=storage, workers=workers, timing=timing).render())
+
+
 @study_app.command("results")
 def results_command(
     study: Annotated[Path, typer.Argument(metavar="STUDY", help="study folder: runs/<name>")],

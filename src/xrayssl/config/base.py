@@ -25,9 +25,9 @@ def _nearest_field(problem: Mapping[str, Any], model: type[BaseModel] | None) ->
     """' (did you mean 'epochs'?)' for a misspelt key of ``model``, else ''."""
     if model is None or problem["type"] != "extra_forbidden":
         return ""
-    fields: Any = model
+    fields: type[BaseModel] = model
     for part in problem["loc"][:-1]:  # walk into nested models (e.g. data.size)
-        info = fields.model_fields.get(str(part)) if isinstance(fields, type) else None
+        info = fields.model_fields.get(str(part))
         annotation = getattr(info, "annotation", None)
         # A nested model, possibly optional (``SynthSettings | None``).
         models = [t for t in (annotation, *get_args(annotation))

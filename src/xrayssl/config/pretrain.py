@@ -9,7 +9,6 @@ from pydantic import Field, field_validator
 
 from xrayssl.config.base import StrictModel
 
-
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true",
               "32", "16", "bf16", "64")
 

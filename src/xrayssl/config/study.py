@@ -56,13 +56,12 @@ class DataSettings(StrictModel):
                 "give exactly one of data.cache (a prepared cache), data.source (raw images) "
                 f"or data.synth (generated images); got {given or 'none'}"
             )
-        if self.body_part is not None:
-            if self.source is None:
-                raise ValueError(
-                    "data.body_part names the images of data.source; a prepared cache keeps "
-                    "the names it was prepared with (xrayssl prepare --body-part) and "
-                    "synthetic data names its own"
-                )
+        if self.body_part is not None and self.source is None:
+            raise ValueError(
+                "data.body_part names the images of data.source; a prepared cache keeps "
+                "the names it was prepared with (xrayssl prepare --body-part) and "
+                "synthetic data names its own"
+            )
         return self
 
     @field_validator("body_part")
