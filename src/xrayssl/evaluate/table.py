@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_COLUMNS = ("auroc", "kappa", "accuracy", "sensitivity", "specificity", "f1")
+DEFAULT_COLUMNS = (
+    "auroc", "kappa", "accuracy", "sensitivity", "specificity", "precision", "f1",
+)
 
 
 def model_label(metrics: dict[str, Any]) -> str:
