@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_signal_cache
-from fake_trial import make_fake_trial, write_config
+from study.fake_trial import make_fake_trial, write_config
 
 from xrayssl.cli import run
 from xrayssl.config.study import StudyConfig

@@ -28,20 +28,20 @@ from xrayssl.study.space import GridPoint, PolicyPair, compose
 TIMED_STEPS = 3  # after one untimed warm-up step (first-call allocations, lazy init)
 
 # Order of precedence when one grid point has several stored trials (retries, re-queues).
-STATE_ORDER = ("done", "running", "pruned", "failed", "queued")
+STATE_ORDER = ("done", "running", "pruned", "failed")
 STORED_STATE = {
     TrialState.COMPLETE: "done",
     TrialState.RUNNING: "running",
     TrialState.PRUNED: "pruned",
     TrialState.FAIL: "failed",
-    TrialState.WAITING: "queued",
+    TrialState.WAITING: "to run",  # enqueued by a worker, not started
 }
 
 
 @dataclass
 class PlannedTrial:
     point: GridPoint
-    state: str  # "done", "running", "pruned", "failed", "queued" or "to run"
+    state: str  # "done", "running", "pruned", "failed" or "to run"
     value: float | None = None
 
 
@@ -74,7 +74,7 @@ class StudyPlan:
     notes: list[str]
 
     def to_run(self) -> list[PlannedTrial]:
-        return [t for t in self.trials if t.state in ("to run", "queued", "failed")]
+        return [t for t in self.trials if t.state in ("to run", "failed")]
 
     def remaining_seconds(self) -> float | None:
         """Pretraining time of the trials left, spread over the local workers."""
@@ -267,7 +267,7 @@ def make_plan(config: StudyConfig, *, storage_url: str | None = None, workers: i
                  for m in config.methods]
     else:
         planned = plan_trials(grid_points(config), trials)
-        left = [t.point for t in planned if t.state in ("to run", "queued", "failed")]
+        left = [t.point for t in planned if t.state in ("to run", "failed")]
         first = left or [t.point for t in planned]
         timed = [next(p for p in first if p.method == m) for m in config.methods
                  if any(p.method == m for p in first)]
