@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import build_signal_cache
-from study.fake_trial import make_fake_trial, write_config
 
+from study.fake_trial import make_fake_trial, write_config
 from xrayssl.cli import run
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.plan import make_plan, without_password
