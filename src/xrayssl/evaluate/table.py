@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunMetrics
 
-DEFAULT_COLUMNS = ("auroc", "kappa", "accuracy", "sensitivity", "specificity", "f1")
+DEFAULT_COLUMNS = (
+    "auroc", "kappa", "accuracy", "sensitivity", "specificity", "precision", "f1",
+)
 
 
 def model_label(metrics: RunMetrics) -> str:
