@@ -24,6 +24,7 @@ from xrayssl.runs.metrics_file import (
     FractionResult,
     GroupScores,
     HeldOutSplit,
+    Level,
     ProbeFit,
     RunIdentity,
     RunKind,
@@ -34,6 +35,7 @@ from xrayssl.runs.metrics_file import (
 from xrayssl.runs.trial_config import TrialConfig
 
 V1_FILE = Path(__file__).with_name("metrics_v1.json")
+LEVELS: tuple[Level, ...] = ("image", "study")
 CONFIG = ProbeConfig(fractions=[0.5, 1.0], seeds=2, n_bootstrap=20, cs=[0.1, 1.0], cv_folds=2)
 
 
@@ -102,7 +104,18 @@ def test_the_new_writer_gives_the_numbers_of_format_1(make_cache: MakeCache) -> 
     new = evaluate_encoder(RawPixels(4), make_cache(n=96, size=8), config=CONFIG)
     assert new.splits["test"].indices == old.splits["test"].indices
     for key, result in old.fractions.items():
-        assert new.fractions[key].scores == result.scores, key
+        mine, theirs = new.fractions[key].scores["test"], result.scores["test"]
+        assert mine.predictions == theirs.predictions, key
+        groups = [(mine.overall, theirs.overall)]
+        groups += [(mine.by_body_part[p], g) for p, g in theirs.by_body_part.items()]
+        for now, then in groups:
+            for level in LEVELS:
+                a, b = now.level(level), then.level(level)
+                assert (a is None) == (b is None), (key, level)
+                if a is not None and b is not None:  # metrics added since are left aside
+                    assert {m: a.metrics[m] for m in b.metrics} == b.metrics, (key, level)
+        for metric, spread in theirs.seed_spread.items():
+            assert mine.seed_spread[metric] == spread, (key, metric)
         assert [f.n_train for f in new.fractions[key].fits] == [f.n_train for f in result.fits]
 
 
