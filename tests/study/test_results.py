@@ -68,6 +68,15 @@ def test_holm_adjustment() -> None:
     assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
 
 
+def small_study(tmp_path: Path, kind: str) -> tuple[Path, np.ndarray, list[str]]:
+    """A study folder over flip and blur on a crop base, and 80 test images' labels."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.yaml").write_text(yaml.safe_dump(
+        {"space": {"kind": kind, "base": "crop", "ops": ["flip", "blur"]}}))
+    return study, np.arange(80) % 2, [f"p{i}" for i in range(80)]
+
+
 def scored_probs(labels: np.ndarray, noise: float, seed: int) -> np.ndarray:
     return labels + np.random.default_rng(seed).normal(0, noise, len(labels))
 
@@ -75,12 +84,7 @@ def scored_probs(labels: np.ndarray, noise: float, seed: int) -> np.ndarray:
 def test_pairwise_grid_mirrors_asymmetric_cells_only(tmp_path: Path) -> None:
     """An asymmetric grid holds each pair of ops once: the cell is mirrored. The composed mode
     (both ops on view 1, the base alone on view 2) holds both orders and is not."""
-    labels = np.arange(80) % 2
-    clusters = [f"p{i}" for i in range(80)]
-    study = tmp_path / "study"
-    study.mkdir()
-    (study / "study.yaml").write_text(yaml.safe_dump(
-        {"space": {"kind": "pairwise", "base": "crop", "ops": ["flip", "blur"]}}))
+    study, labels, clusters = small_study(tmp_path, "pairwise")
     write_trial(study, "a", "simclr", "crop+flip", scored_probs(labels, 1.0, 0), labels,
                 clusters, policy_b="crop+blur")
     write_trial(study, "b", "byol", "crop+flip+blur", scored_probs(labels, 2.0, 1), labels,
@@ -96,12 +100,7 @@ def test_pairwise_grid_mirrors_asymmetric_cells_only(tmp_path: Path) -> None:
 
 
 def test_a_policy_given_twice_is_one_view_and_baselines_stay_apart(tmp_path: Path) -> None:
-    labels = np.arange(80) % 2
-    clusters = [f"p{i}" for i in range(80)]
-    study = tmp_path / "study"
-    study.mkdir()
-    (study / "study.yaml").write_text(yaml.safe_dump(
-        {"space": {"kind": "ablation", "base": "crop", "ops": ["flip", "blur"]}}))
+    study, labels, clusters = small_study(tmp_path, "ablation")
     write_trial(study, "a", "simclr", "crop", scored_probs(labels, 1.0, 0), labels, clusters)
     write_trial(study, "b", "simclr", "crop+flip", scored_probs(labels, 0.5, 1), labels, clusters,
                 policy_b="crop+flip")  # the same policy on both views
