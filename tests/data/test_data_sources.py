@@ -129,8 +129,6 @@ def test_sources_registry_holds_every_layout_and_an_unknown_kind_suggests(tmp_pa
 
 def test_a_new_layout_is_asked_by_priority(tmp_path: Path) -> None:
     """A layout registered with a lower priority is asked before the catch-all class folders."""
-    from collections.abc import Sequence
-
     from xrayssl.data.records import Record
     from xrayssl.data.sources import SOURCES, SourceLayout
     from xrayssl.registry import Registry
@@ -149,12 +147,7 @@ def test_a_new_layout_is_asked_by_priority(tmp_path: Path) -> None:
             return (path / "MARKER").is_file()
 
         @staticmethod
-        def load(
-            path: Path,
-            *,
-            label_map: dict[str, int] | None = None,
-            body_parts: Sequence[str] | None = None,
-        ) -> list[Record]:
+        def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
             return []
 
     root = make_folders(tmp_path / "knee")

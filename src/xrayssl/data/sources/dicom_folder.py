@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from xrayssl.config.data import DEFAULT_LABEL_MAP
@@ -15,7 +14,6 @@ from xrayssl.data.sources.layout import (
     SOURCES,
     SPLIT_ALIASES,
     SourceLayout,
-    filter_body_parts,
     first_file_kind,
 )
 from xrayssl.errors import XraySSLError
@@ -76,10 +74,5 @@ class DicomFolder(SourceLayout):
         return path.is_dir() and first_file_kind(path) == "dicom"
 
     @staticmethod
-    def load(
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> list[Record]:
-        return filter_body_parts(load_dicom_folder(path, label_map=label_map), body_parts)
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+        return load_dicom_folder(path, label_map=label_map)

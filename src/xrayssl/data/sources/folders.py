@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from xrayssl.config.data import DEFAULT_LABEL_MAP
@@ -12,7 +11,6 @@ from xrayssl.data.sources.layout import (
     SOURCES,
     SPLIT_ALIASES,
     SourceLayout,
-    filter_body_parts,
     first_file_kind,
     image_files,
     label_of,
@@ -65,10 +63,5 @@ class ClassFolders(SourceLayout):
         return path.is_dir() and first_file_kind(path) == "image"
 
     @staticmethod
-    def load(
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> list[Record]:
-        return filter_body_parts(load_class_folders(path, label_map=label_map), body_parts)
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+        return load_class_folders(path, label_map=label_map)

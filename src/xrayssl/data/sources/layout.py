@@ -4,9 +4,10 @@ A layout says whether it recognises a path (``detect``) and turns it into record
 ``load_source`` asks the layouts in ascending ``priority``: specific trees first (a MURA tree
 also holds PNG folders), the catch-all walks of DICOM files and class folders last.
 
-Add a layout: subclass ``SourceLayout`` in a module of this package, give it a ``name`` and a
-``priority``, decorate it with ``@SOURCES.register()``, import the module in ``__init__``, and
-add its test. Nothing else changes.
+Add a layout: subclass ``SourceLayout`` in a module of this package (``detect`` and ``read``),
+give it a ``name`` and a ``priority``, decorate it with ``@SOURCES.register()``, import the
+module in ``__init__``, and add its test. Nothing else changes. ``load`` = ``read`` + the
+body-part filter.
 """
 
 from __future__ import annotations
@@ -50,13 +51,19 @@ class SourceLayout(ABC):
 
     @staticmethod
     @abstractmethod
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+        """Every record under ``path``; ``label_map`` names the labels (None: the defaults)."""
+
+    @classmethod
     def load(
+        cls,
         path: Path,
         *,
         label_map: dict[str, int] | None = None,
         body_parts: Sequence[str] | None = None,
     ) -> list[Record]:
         """Every record under ``path``, restricted to ``body_parts`` when given."""
+        return filter_body_parts(cls.read(path, label_map), body_parts)
 
 
 SOURCES: Registry[type[SourceLayout]] = Registry("source layout")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 from xrayssl.config.data import DEFAULT_LABEL_MAP
@@ -17,7 +16,6 @@ from xrayssl.data.records import Record
 from xrayssl.data.sources.layout import (
     SOURCES,
     SourceLayout,
-    filter_body_parts,
     label_of,
     split_of,
 )
@@ -105,13 +103,8 @@ class Manifest(SourceLayout):
         return manifest_in(path) is not None
 
     @staticmethod
-    def load(
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> list[Record]:
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
         manifest = path if path.is_file() else manifest_in(path)
         if manifest is None:
             raise XraySSLError(f"{path}: no {' or '.join(MANIFEST_NAMES)} with a 'path' column")
-        return filter_body_parts(load_manifest(manifest, label_map=label_map), body_parts)
+        return load_manifest(manifest, label_map=label_map)

@@ -20,11 +20,16 @@ class MuraTree(SourceLayout):
         return path.is_dir() and ((path / MURA_DIR).is_dir() or path.name == MURA_DIR)
 
     @staticmethod
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+        # MURA's labels come from its study folders and CSVs, so label_map does not apply.
+        return load_mura(path)
+
+    @classmethod
     def load(
+        cls,
         path: Path,
         *,
         label_map: dict[str, int] | None = None,
         body_parts: Sequence[str] | None = None,
     ) -> list[Record]:
-        # MURA's labels come from its study folders and CSVs, so label_map does not apply.
-        return load_mura(path, body_parts=body_parts)
+        return load_mura(path, body_parts=body_parts)  # names MURA's own body parts in errors

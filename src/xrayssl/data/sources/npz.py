@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from xrayssl.data.sources.layout import (
     SOURCES,
     SPLIT_ALIASES,
     SourceLayout,
-    filter_body_parts,
     label_of,
 )
 from xrayssl.errors import XraySSLError
@@ -70,10 +68,5 @@ class MedMNIST(SourceLayout):
         return path.is_file() and path.suffix.lower() == ".npz"
 
     @staticmethod
-    def load(
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> list[Record]:
-        return filter_body_parts(load_npz(path, label_map=label_map), body_parts)
+    def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+        return load_npz(path, label_map=label_map)
