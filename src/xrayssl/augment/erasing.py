@@ -1,4 +1,4 @@
-"""Occlusion: random erasing of one box, and the fills shared with the chessboard."""
+"""Occlusion: random erasing of one box, and the fills shared with the checkerboard mask."""
 
 from __future__ import annotations
 

@@ -7,8 +7,15 @@ give it a ``name``, decorate it with ``@OPS.register()`` (its ``name`` is the ke
 
 from __future__ import annotations
 
-from xrayssl.augment import chessboard, erasing, geometric, jigsaw, photometric
+from xrayssl.augment import (
+    checkerboard_mask,
+    chessboard,
+    erasing,
+    geometric,
+    jigsaw,
+    photometric,
+)
 from xrayssl.augment.base import OPS, AugmentOp, GeometricOp
 
-__all__ = ["OPS", "AugmentOp", "GeometricOp", "chessboard", "erasing", "geometric", "jigsaw",
-           "photometric"]
+__all__ = ["OPS", "AugmentOp", "GeometricOp", "checkerboard_mask", "chessboard", "erasing",
+           "geometric", "jigsaw", "photometric"]
