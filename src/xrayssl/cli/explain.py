@@ -105,9 +105,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One self-contained HTML page: data, policies, ranked results, Grad-CAM, versions."""
         from xrayssl.cli.status_line import StatusLine
-        from xrayssl.report.html import build_report
+        from xrayssl.report.html import render_report
+        from xrayssl.study.gradcam import explain_study
+        from xrayssl.study.results import collect
 
         say = StatusLine(quiet=quiet)
-        path = build_report(study, out=out, gradcam=gradcam, progress=say)
+        say(f"reading the run folders of {study}")
+        results = collect(study)
+        if gradcam if gradcam is not None else results.report.gradcam:
+            say("Grad-CAM of the finished trials where needed (the slow part; --no-gradcam "
+                "skips it)")
+            if not explain_study(results, progress=say):
+                say("Grad-CAM: nothing new to explain")
+        say("tables, figures and policy previews")
+        path = render_report(results, out=out)
         say.close()
         typer.echo(f"report: {path}")
