@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from xrayssl.evaluate.compare import compare_metrics
 from xrayssl.evaluate.table import format_p, format_table
+from xrayssl.runs.metrics_file import RunMetrics
 
 
 def fake_metrics(label: str, probs: np.ndarray, y: np.ndarray, clusters: list[str],
-                 cache: str = "/data/caches/knee-64") -> dict[str, Any]:
+                 cache: str = "/data/caches/knee-64") -> RunMetrics:
     value = {"value": 0.8, "lo": 0.7, "hi": 0.9}
-    return {
-        "model": {"label": label},
-        "data": {"cache": cache, "split": "cache splits: train -> valid", "n_test": len(y)},
-        "results": {"1": {"metrics": {"overall": {"image": {"auroc": value}}}, "runs": [{}]}},
-        "predictions": {"test_indices": list(range(len(y))), "labels": y.tolist(),
-                        "clusters": clusters, "by_fraction": {"1": [probs.tolist()]}},
-    }
+    return RunMetrics.model_validate({
+        "run": {"kind": "probe", "label": label},
+        "data": {"cache": cache},
+        "splits": {"test": {"how": "cache splits: train -> valid", "n": len(y),
+                            "indices": list(range(len(y))), "labels": y.tolist(),
+                            "clusters": clusters}},
+        "fractions": {"1": {"fraction": 1.0, "fits": [{"seed": 0, "n_train": 10}],
+                            "scores": {"test": {
+                                "overall": {"image": {"metrics": {"auroc": value}}},
+                                "predictions": [probs.tolist()]}}}},
+    })
 
 
 def test_p_values_below_the_printed_precision_say_so() -> None:
@@ -37,7 +40,6 @@ def test_rows_name_their_data_and_the_note_names_the_bootstrap_unit() -> None:
     a = fake_metrics("good", good, y, per_image, cache="/data/caches/pneumonia-28")
     b = fake_metrics("noise", noise, y, per_image, cache="/data/caches/pneumonia-28")
     c = fake_metrics("knee", good, y, [f"p{i // 4}" for i in range(y.size)])
-    c["data"]["resampling_unit"] = "patient"
     table = format_table([a, b, c], columns=("auroc",))
     header, _, *body = table.splitlines()
     assert header.split()[:3] == ["model", "data", "labels"]
