@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
     ) -> None:
         """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
-        from xrayssl.data.cache import PreparedCache, atomic_write_json
+        from xrayssl.atomic import atomic_write_json
+        from xrayssl.data.cache import PreparedCache
         from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
         from xrayssl.evaluate.table import format_table
 

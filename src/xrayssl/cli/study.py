@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
             help="tiny (smoke run) | default (under 15 min on 2 cores) | long")] = "default",
     ) -> None:
         """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
-        from xrayssl.study.demo import run_demo
+        from xrayssl.apps.demo import run_demo
 
         report = run_demo(out, budget=budget, full=full)
         typer.echo(f"report: {report}")

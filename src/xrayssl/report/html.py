@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from xrayssl.data.cache import atomic_write_text
+from xrayssl.atomic import atomic_write_text
 from xrayssl.errors import XraySSLError
 from xrayssl.report.sections import (
     Section,

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from xrayssl.data.cache import atomic_write_text
+from xrayssl.atomic import atomic_write_text
 from xrayssl.errors import XraySSLError
 from xrayssl.study.space import IDENTITY, PolicyPair, compose, op_names
 

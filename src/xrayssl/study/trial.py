@@ -24,11 +24,12 @@ from typing import Any
 import pytorch_lightning as pl
 import yaml
 
+from xrayssl.atomic import atomic_write_json, atomic_write_text
 from xrayssl.config.base import validate
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.config.study import ObjectiveSettings, StudyConfig
-from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
+from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
