@@ -66,7 +66,7 @@ def load_preview_images(
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     if image.shape == (size, size):
         return image
-    from xrayssl.data.prepare import geometry
+    from xrayssl.data.pixels import geometry
 
     return geometry(image, size)
 
