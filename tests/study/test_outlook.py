@@ -10,7 +10,7 @@ from conftest import build_signal_cache
 from study.fake_trial import make_fake_trial, write_config
 from xrayssl.cli import run
 from xrayssl.config.study import StudyConfig
-from xrayssl.study.outlook import make_plan, without_password
+from xrayssl.study.outlook import make_plan
 from xrayssl.study.runner import StudyRunner
 
 
@@ -62,9 +62,3 @@ def test_plan_reads_what_a_run_has_done_without_writing(tmp_path: Path, runs_dir
     out = capsys.readouterr().out
     assert "4 trials: 1 done, 3 to run" in out
     assert "crop+flip" in out
-
-
-def test_a_password_in_the_storage_url_is_not_printed() -> None:
-    assert without_password("postgresql://ann:s3cret@db.local/studies") == (
-        "postgresql://ann:***@db.local/studies")
-    assert without_password("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"

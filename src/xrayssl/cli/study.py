@@ -83,6 +83,7 @@ def run_command(
 def plan_command(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
     storage: Annotated[str | None, typer.Option(
+        envvar=STORAGE_ENV,
         help="the Optuna storage URL `study run` would use (default: the sqlite file in the "
              "study folder)")] = None,
     workers: Annotated[int, typer.Option(

@@ -25,7 +25,12 @@ from xrayssl.errors import XraySSLError
 from xrayssl.study.plan import KEY, grid_points
 from xrayssl.study.progress import format_seconds
 from xrayssl.study.space import GridPoint, PolicyPair, compose
-from xrayssl.study.storage import default_storage_url, with_available_driver
+from xrayssl.study.storage import (
+    default_storage_url,
+    redact_url,
+    scrub,
+    with_available_driver,
+)
 
 TIMED_STEPS = 3  # after one untimed warm-up step (first-call allocations, lazy init)
 
@@ -134,15 +139,6 @@ class StudyPlan:
 # -- what is stored ---------------------------------------------------------------------------
 
 
-def without_password(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db`` for printing."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not (sep and at) or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-
-
 def read_only_url(url: str) -> str | None:
     """The SQLite URL opened read-only; None when the file does not exist (nothing stored)."""
     if not url.startswith("sqlite:///"):
@@ -163,7 +159,8 @@ def stored_trials(config: StudyConfig, url: str, notes: list[str]) -> list[Froze
         storage = RDBStorage(with_available_driver(reading), skip_table_creation=True,
                              skip_compatibility_check=True)
     except Exception as err:  # the drivers' errors are many and unrelated
-        raise XraySSLError(f"cannot read study storage {url}: {err}") from None
+        raise XraySSLError(
+            f"cannot read study storage {redact_url(url)}: {scrub(str(err), url)}") from None
     try:
         study = optuna.load_study(study_name=config.name, storage=storage)
     except KeyError:
@@ -280,6 +277,6 @@ def make_plan(config: StudyConfig, *, storage_url: str | None = None, workers: i
                      "`study run` does it, or give data.cache)")
     timings = {point.method: time_steps(config, point, cache) for point in timed} if (
         timing) else {}
-    return StudyPlan(config=config, storage=without_password(url), trials=planned,
+    return StudyPlan(config=config, storage=redact_url(url), trials=planned,
                      search_left=search_left,
                      timings=timings, images=images, workers=workers, notes=notes)
