@@ -24,12 +24,10 @@ from a quiet machine; ``--epochs`` fixes the epochs instead. The printout says w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +44,7 @@ from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
 from xrayssl.models.encoders import load_encoder
 from xrayssl.models.pretrain import run_pretraining
 from xrayssl.models.recipe import recipe_for
+from xrayssl.runs.metrics_file import HELD_OUT, RunMetrics
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
@@ -85,34 +84,41 @@ def probe_config(args: argparse.Namespace, readout: str) -> ProbeConfig:
 
 
 def floor(kind: str, cache: PreparedCache, args: argparse.Namespace, encoder: str,
-          work: Path) -> dict[str, Any]:
+          work: Path) -> RunMetrics:
     """A floor's metrics, kept in ``work`` (they depend only on the cache and the probe)."""
     key = f"{kind}-{encoder}-{args.readout}" if kind != "raw" else "raw"
     path = work / f"floor-{cache.config_hash[:12]}-{key}-s{args.probe_seeds}.json"
     if path.is_file():
-        result: dict[str, Any] = json.loads(path.read_text())
-        return result
+        return RunMetrics.read(path)
     started = time.perf_counter()
     result = evaluate_baseline(kind, cache, encoder_name=encoder, device=args.device,
                                config=probe_config(args, args.readout))
     print(f"  {kind} floor probed in {time.perf_counter() - started:.0f} s", flush=True)
-    path.write_text(json.dumps(result))
+    result.write(path)
     return result
 
 
-def auroc(metrics: dict[str, Any], fraction: str) -> tuple[float, float, float]:
-    block = metrics["results"][fraction]["metrics"]["overall"]["image"]["auroc"]
-    return block["value"], block["lo"], block["hi"]
+def auroc(metrics: RunMetrics, fraction: float) -> tuple[float, float, float]:
+    estimate = metrics.estimate("auroc", fraction)
+    if estimate is None or estimate.value is None:
+        raise SystemExit(f"no AUROC at {fraction:g} of the labels")
+    return estimate.value, float(estimate.lo or np.nan), float(estimate.hi or np.nan)
 
 
-def paired_to_raw(raw: dict[str, Any], other: dict[str, Any], fraction: str) -> str:
-    a, b = raw["predictions"], other["predictions"]
-    if a["test_indices"] != b["test_indices"]:
+def predictions(metrics: RunMetrics, fraction: float) -> np.ndarray:
+    scores = metrics.scores(fraction)
+    if scores is None or scores.predictions is None:
+        raise SystemExit(f"no predictions at {fraction:g} of the labels")
+    return np.asarray(scores.predictions, dtype=np.float64)  # (seeds, N_val)
+
+
+def paired_to_raw(raw: RunMetrics, other: RunMetrics, fraction: float) -> str:
+    a, b = raw.splits[HELD_OUT], other.splits[HELD_OUT]
+    if a.indices != b.indices:
         raise SystemExit("the floors and the encoder were probed on different images")
     result = paired_bootstrap(
-        np.asarray(a["labels"]), np.asarray(a["by_fraction"][fraction]),
-        np.asarray(b["by_fraction"][fraction]), np.asarray(a["clusters"]), metric="auroc",
-        n_boot=2000, seed=0,
+        np.asarray(a.labels), predictions(raw, fraction), predictions(other, fraction),
+        np.asarray(a.clusters), metric="auroc", n_boot=2000, seed=0,
     )
     return f"{result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}]"
 
@@ -215,12 +221,13 @@ def main() -> None:
     for label, metrics in (("raw pixels", raw), ("random init", random_init),
                            (f"{config.method} {config.encoder}", ssl)):
         cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
-                 (auroc(metrics, "0.1"), auroc(metrics, "1"))]
+                 (auroc(metrics, 0.1), auroc(metrics, 1.0))]
         diffs = ["", ""]
         if metrics is ssl:
-            diffs = [paired_to_raw(raw, ssl, "0.1"), paired_to_raw(raw, ssl, "1")]
+            diffs = [paired_to_raw(raw, ssl, 0.1), paired_to_raw(raw, ssl, 1.0)]
         print(f"| {label} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
-    ten, full = auroc(ssl, "0.1")[0] - auroc(raw, "0.1")[0], auroc(ssl, "1")[0] - auroc(raw, "1")[0]
+    ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
+    full = auroc(ssl, 1.0)[0] - auroc(raw, 1.0)[0]
     print(f"\nSSL - raw: {ten:+.3f} at 10% labels, {full:+.3f} at 100%")
     sys.stdout.flush()
 

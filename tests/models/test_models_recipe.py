@@ -20,6 +20,7 @@ def test_small_images_get_the_recipe_where_unset() -> None:
 def test_large_images_and_other_methods_keep_their_defaults() -> None:
     assert with_small_image_defaults({"policy": "crop"}, 224) == ({"policy": "crop"}, [])
     fields, filled = with_small_image_defaults({"policy": "crop", "method": "byol"}, 28)
+    assert fields["encoder"] == SMALL_IMAGES.encoder
     assert "method_options" not in filled  # the SimCLR temperature is no BYOL option
 
 

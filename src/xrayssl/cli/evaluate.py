@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import typer
 
+from xrayssl.cli.status_line import StatusLine
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.metrics_file import RunIdentity, RunMetrics
 
 
 def parse_fractions(text: str) -> list[float]:
+    """``"0.01,0.1,1"`` -> [0.01, 0.1, 1.0]; each a share of the training labels in (0, 1]."""
+    allowed = "label fractions in (0, 1], comma-separated, e.g. 0.01,0.1,1"
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise XraySSLError(f"--fractions {text!r}: give numbers like 0.01,0.1,1") from None
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}") from None
+    bad = [value for value in values if not 0 < value <= 1]
+    if bad or not values:
+        found = f" ({', '.join(f'{v:g}' for v in bad)} outside)" if bad else ""
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}{found}")
+    return values
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise XraySSLError(f"cannot read metrics file {path}: {err}") from None
-    if not isinstance(data, dict) or "results" not in data:
-        raise XraySSLError(f"{path} is not a metrics.json written by `xrayssl probe`")
-    return data
+def parse_columns(text: str) -> tuple[str, ...]:
+    """``"auroc,kappa"`` -> ("auroc", "kappa"), each a metric the probe writes."""
+    from xrayssl.evaluate.table import DEFAULT_COLUMNS
+
+    wanted = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in wanted if c not in DEFAULT_COLUMNS]
+    if unknown or not wanted:
+        raise XraySSLError(f"--columns {text!r}: choose from {', '.join(DEFAULT_COLUMNS)}")
+    return wanted
+
+
+def read_metrics(path: Path) -> RunMetrics:
+    if not path.is_file():
+        raise XraySSLError(f"metrics file not found: {path}")
+    return RunMetrics.read(path)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +76,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
     ) -> None:
         """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
-        from xrayssl.data.cache import PreparedCache, atomic_write_json
+        from xrayssl.data.cache import PreparedCache
         from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
         from xrayssl.evaluate.table import format_table
 
@@ -81,9 +95,7 @@ def register(app: typer.Typer) -> None:
             settings.supervised.policy = policy
         cache = PreparedCache.open(data)
 
-        def say(message: str) -> None:
-            if not quiet:
-                print(message, file=sys.stderr)
+        say = StatusLine(quiet=quiet)
 
         if encoder is not None:
             from xrayssl.evaluate.features import file_sha256
@@ -91,11 +103,12 @@ def register(app: typer.Typer) -> None:
 
             model, meta = load_encoder(encoder)
             key = file_sha256(encoder)
+            method = meta.get("method") or meta.get("config", {}).get("method")
             description = {"encoder_file": str(encoder), "encoder_sha256": key, "meta": meta,
-                           "method": meta.get("method") or meta.get("config", {}).get("method")}
-            if label:
-                description["label"] = label
-            result = evaluate_encoder(model, cache, config=settings, model=description,
+                           "method": method}
+            run = RunIdentity(kind="probe", method=None if method is None else str(method),
+                              label=label)
+            result = evaluate_encoder(model, cache, config=settings, model=description, run=run,
                                       feature_cache_dir=feature_cache, encoder_key=key,
                                       probe_out=probe_out, device=device, progress=say)
         else:
@@ -103,9 +116,9 @@ def register(app: typer.Typer) -> None:
             result = evaluate_baseline(baseline, cache, encoder_name=encoder_name,
                                        config=settings, weights=weights, device=device,
                                        feature_cache_dir=feature_cache, progress=say)
-            if label:
-                result["model"]["label"] = label
-        atomic_write_json(out, result)
+            result.run.label = label
+        say.close()
+        result.write(out)
         print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
         print(f"wrote {out}")
 
@@ -122,11 +135,17 @@ def register(app: typer.Typer) -> None:
         from xrayssl.evaluate.compare import compare_metrics
         from xrayssl.evaluate.table import format_table
 
+        if level not in ("image", "study"):
+            raise XraySSLError(f"--level {level!r}: choose image or study")
+        chosen: Literal["image", "study"] = "image" if level == "image" else "study"
+        wanted = parse_columns(columns)
         results = [read_metrics(p) for p in metrics]
-        wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
-        print(format_table(results, level=level, body_part=body_part, columns=wanted))
+        print(format_table(results, level=chosen, body_part=body_part, columns=wanted))
         if compare_to is not None:
             reference = read_metrics(compare_to)
             for path, result in zip(metrics, results, strict=True):
+                if path.resolve() == compare_to.resolve() or result == reference:
+                    print(f"{path}: the reference (not compared with itself)")
+                    continue
                 for line in compare_metrics(reference, result):
                     print(f"{path}: {line}")

@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 
-study_app = typer.Typer(
-    name="study",
-    help="Compare augmentation policies: run a study, rebuild its results.",
-    no_args_is_help=True,
-)
+from xrayssl.cli.layout import command_group
+
+# The storage URL of `study run`, read from the environment when --storage is not given.
+STORAGE_ENV = "XRAYSSL_STORAGE"
+
+study_app = command_group(
+    "study", "Compare augmentation policies: plan or run a study, rebuild its results.")
 
 
 def _share_cores(workers: int) -> int:
@@ -26,8 +28,10 @@ def _share_cores(workers: int) -> int:
 def run_command(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
     storage: Annotated[str | None, typer.Option(
+        envvar=STORAGE_ENV,
         help="Optuna storage URL shared by workers, e.g. postgresql://user@host/db "
-             "(default: sqlite file in the study folder)")] = None,
+             "(default: sqlite file in the study folder); the password from PGPASSWORD or "
+             "~/.pgpass, not the URL")] = None,
     n_trials: Annotated[int | None, typer.Option(
         min=1, help="stop this worker after this many trials")] = None,
     workers: Annotated[int, typer.Option(
@@ -55,9 +59,11 @@ def run_command(
     for k in range(1, workers):
         logs.mkdir(parents=True, exist_ok=True)
         log = (logs / f"worker-{k}.log").open("a")
-        env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers))}
+        # The URL goes by the environment, not argv: a command line is readable by every user.
+        env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers)),
+               STORAGE_ENV: runner.storage_url}
         command = [sys.executable, "-m", "xrayssl", "study", "run", str(config_path),
-                   "--storage", runner.storage_url, "--workers", "1"]
+                   "--workers", "1"]
         if retry_failed:
             command.append("--retry-failed")
         helpers.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
@@ -73,13 +79,40 @@ def run_command(
         raise typer.Exit(code=1)
 
 
+@study_app.command("plan")
+def plan_command(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
+    storage: Annotated[str | None, typer.Option(
+        envvar=STORAGE_ENV,
+        help="the Optuna storage URL `study run` would use (default: the sqlite file in the "
+             "study folder)")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="local workers the estimate spreads the trials over")] = 1,
+    timing: Annotated[bool, typer.Option(
+        "--timing/--no-timing", help="time a few pretraining steps for the estimate")] = True,
+) -> None:
+    """The trials a study would run, what is already done, and how long the rest may take."""
+    import torch
+
+    from xrayssl.config.study import load_study_config
+    from xrayssl.study.outlook import make_plan
+    from xrayssl.study.trial import check_study
+
+    config = load_study_config(config_path)
+    check_study(config)
+    torch.set_num_threads(_share_cores(workers))  # as `study run --workers` would
+    typer.echo(make_plan(config, storage_url=storage, workers=workers, timing=timing).render())
+
+
 @study_app.command("results")
 def results_command(
     study: Annotated[Path, typer.Argument(metavar="STUDY", help="study folder: runs/<name>")],
     n_bootstrap: Annotated[int, typer.Option(min=100, help="paired bootstrap draws")] = 1000,
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
-    from xrayssl.study.results import RESULTS_DIR, render_markdown, write_results
+    from xrayssl.runs.results_files import RESULTS_DIR
+    from xrayssl.study.results import write_results
+    from xrayssl.study.results_tables import render_markdown
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))
@@ -99,7 +132,7 @@ def register(app: typer.Typer) -> None:
             help="tiny (smoke run) | default (under 15 min on 2 cores) | long")] = "default",
     ) -> None:
         """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
-        from xrayssl.study.demo import run_demo
+        from xrayssl.apps.demo import run_demo
 
         report = run_demo(out, budget=budget, full=full)
         typer.echo(f"report: {report}")

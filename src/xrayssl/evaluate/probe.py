@@ -20,7 +20,9 @@ fewer coordinates, not an approximation. ``solver="lbfgs"`` keeps the plain fit 
 from __future__ import annotations
 
 import json
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +35,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
-from xrayssl.data.cache import atomic_write_json
+from xrayssl.atomic import atomic_write_json
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.logistic import PrincipalAxes, balanced_weights, fit_l2_logistic
 
@@ -214,10 +216,15 @@ def _cv_scores(
     max_iter: int,
     seed: int,
     solver: Solver,
+    progress: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Held-out AUROC (n_folds, n_Cs); NaN for a fold whose held-out part has one class."""
     scores = np.full((len(folds), len(cs)), np.nan)
+    started = time.perf_counter()
     for f, (train, held) in enumerate(folds):
+        if progress is not None and f > 0:
+            progress(f"  choosing C: fold {f + 1}/{len(folds)} ({len(cs)} values each, "
+                     f"{time.perf_counter() - started:.0f} s so far)")
         if len(np.unique(y[train])) < 2 or len(np.unique(y[held])) < 2:
             continue
         # Standardised (and rotated) inside the fold: no peeking at the held-out images.
@@ -239,8 +246,11 @@ def fit_probe(
     class_weight: str | None = "balanced",
     max_iter: int = 1000,
     solver: Solver = "principal",
+    progress: Callable[[str], None] | None = None,
 ) -> LinearProbe:
-    """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint."""
+    """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint.
+
+    ``progress`` hears of each cross-validation fold (wide features make each one slow)."""
     x = np.asarray(features, dtype=np.float64)
     y = check_labels(labels)
     groups = np.asarray(groups, dtype=str)
@@ -259,7 +269,8 @@ def fit_probe(
     folds = grouped_folds(y, groups, n_splits, seed)
     selection: dict[str, Any] = {"Cs": list(cs), "n_folds": len(folds), "scoring": "roc_auc",
                                  "solver": solver}
-    scores = _cv_scores(x, y, folds, cs, class_weight, max_iter, seed, solver) if folds else None
+    scores = _cv_scores(x, y, folds, cs, class_weight, max_iter, seed, solver,
+                        progress) if folds else None
     if scores is None or np.isnan(scores).all():
         best_c = FALLBACK_C
         selection["method"] = "fixed: too few patients per class for grouped cross-validation"
@@ -268,6 +279,8 @@ def fit_probe(
         best_c = cs[int(np.nanargmax(mean))]  # first maximum = strongest regularisation on ties
         selection["method"] = "StratifiedGroupKFold"
         selection["cv_auroc"] = [None if np.isnan(v) else float(v) for v in mean]
+    if progress is not None:
+        progress(f"  final fit at C = {best_c:g} on {len(y)} images x {x.shape[1]} features")
     path = RegularisationPath(x, y, class_weight, max_iter, seed, solver)
     coef, intercept = path.fit(best_c)
     return LinearProbe(
