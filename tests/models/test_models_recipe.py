@@ -10,7 +10,7 @@ from xrayssl.models.recipe import SMALL_IMAGES, recipe_for, with_small_image_def
 
 def test_small_images_get_the_recipe_where_unset() -> None:
     fields, filled = with_small_image_defaults({"policy": "crop", "lr": 0.01}, 64)
-    assert set(filled) == {"encoder", "batch_size", "warmup_epochs", "method_options"}
+    assert set(filled) == {"encoder", "batch_size", "warmup_epochs"}
     assert fields["lr"] == 0.01  # given: kept
     config = PretrainConfig(**fields)
     assert config.encoder == SMALL_IMAGES.encoder
@@ -20,8 +20,7 @@ def test_small_images_get_the_recipe_where_unset() -> None:
 def test_large_images_and_other_methods_keep_their_defaults() -> None:
     assert with_small_image_defaults({"policy": "crop"}, 224) == ({"policy": "crop"}, [])
     fields, filled = with_small_image_defaults({"policy": "crop", "method": "byol"}, 28)
-    assert fields["encoder"] == SMALL_IMAGES.encoder
-    assert "method_options" not in filled  # the SimCLR temperature is no BYOL option
+    assert fields["encoder"] == SMALL_IMAGES.encoder and "lr" in filled
 
 
 def test_recipes_name_registered_parts() -> None:

@@ -27,7 +27,7 @@ DEMO_OPS = ["gaussian_blur", "flip", "rotation", "chessboard", "random_erasing"]
 BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"patients": 140, "epochs": 1, "size": 48, "encoder": "resnet_tiny",
              "batch_size": 64, "lr": 2e-3},
-    "default": {"patients": 420, "epochs": 8, "size": 64, "encoder": "resnet_tiny",
+    "default": {"patients": 420, "epochs": 15, "size": 64, "encoder": "resnet_tiny",
                 "batch_size": 128, "lr": 2e-3},
     "long": {"patients": 840, "epochs": 30, "size": 96, "encoder": "resnet18",
              "batch_size": 128, "lr": 1e-3},

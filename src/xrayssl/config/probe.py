@@ -39,10 +39,9 @@ class ProbeConfig(StrictModel):
     cv_folds: int = Field(default=5, ge=2)
     class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = Field(default=1000, ge=10)
-    # The same convex fit whichever solver: "principal" (preconditioned, in principal axes) is
-    # minutes faster on wide inputs such as raw pixels (xrayssl.evaluate.logistic says why);
-    # newton-cholesky and lbfgs are scikit-learn's, kept for comparison.
-    solver: Literal["principal", "newton-cholesky", "lbfgs"] = "principal"
+    # The same convex fit either way; newton-cholesky is minutes faster on wide inputs such as
+    # raw pixels (xrayssl.evaluate.probe says why), lbfgs is scikit-learn's default.
+    solver: Literal["newton-cholesky", "lbfgs"] = "newton-cholesky"
     # What the probe reads: the encoder's final pooled features, or every residual stage's
     # pooled output side by side (xrayssl.evaluate.features.MultiScalePooled).
     readout: Literal["final", "multiscale"] = "final"

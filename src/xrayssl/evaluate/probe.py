@@ -37,13 +37,12 @@ from sklearn.preprocessing import StandardScaler
 
 from xrayssl.atomic import atomic_write_json
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.logistic import PrincipalAxes, balanced_weights, fit_l2_logistic
 
 DEFAULT_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 FALLBACK_C = 1.0
 PROBE_FORMAT = "xrayssl-linear-probe-v1"
-Solver = Literal["principal", "newton-cholesky", "lbfgs"]
-SOLVERS: tuple[Solver, ...] = ("principal", "newton-cholesky", "lbfgs")
+Solver = Literal["newton-cholesky", "lbfgs"]
+SOLVERS: tuple[Solver, ...] = ("newton-cholesky", "lbfgs")
 
 
 @dataclass
@@ -179,27 +178,20 @@ class RegularisationPath:
                  seed: int, solver: Solver) -> None:
         self.scaler = StandardScaler().fit(x)
         z = self.scaler.transform(x)  # (N, D)
-        self.y, self.solver, self.max_iter = y, solver, max_iter
-        self.axes: PrincipalAxes | None = None
-        self.basis: np.ndarray | None = None
-        if solver == "principal" or (solver == "newton-cholesky" and z.shape[1] > z.shape[0]):
-            self.axes = PrincipalAxes.of(z)
-            self.basis = self.axes.basis  # (D, R)
-        self.weights = balanced_weights(y, class_weight)
-        self.state: tuple[np.ndarray, float] | None = None
-        if solver != "principal":
-            self.inputs = z if self.axes is None else self.axes.q  # (N, D) or (N, R)
-            self.model = _logistic(1.0, class_weight, max_iter, seed, solver)
+        self.y = y
+        self.basis: np.ndarray | None = None  # (D, R) orthonormal, R <= N, or no rotation
+        if solver == "newton-cholesky" and z.shape[1] > z.shape[0]:
+            _, sing, vt = np.linalg.svd(z, full_matrices=False)  # vt: (N, D)
+            keep = sing > sing[0] * max(z.shape) * np.finfo(np.float64).eps  # numerical rank
+            self.basis = np.ascontiguousarray(vt[keep].T)
+            z = z @ self.basis  # (N, R)
+        self.inputs = z
+        self.model = _logistic(1.0, class_weight, max_iter, seed, solver)
 
     def fit(self, c: float) -> tuple[np.ndarray, float]:
-        if self.solver == "principal" and self.axes is not None:
-            self.state = fit_l2_logistic(self.axes, self.y, c, self.weights, self.state,
-                                         self.max_iter)
-            coef, intercept = self.state
-        else:
-            self.model.set_params(C=c)
-            _fit_quietly(self.model, self.inputs, self.y)
-            coef, intercept = self.model.coef_[0], float(self.model.intercept_[0])
+        self.model.set_params(C=c)
+        _fit_quietly(self.model, self.inputs, self.y)
+        coef, intercept = self.model.coef_[0], float(self.model.intercept_[0])
         return (coef if self.basis is None else self.basis @ coef), intercept
 
     def decision(self, x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -245,7 +237,7 @@ def fit_probe(
     n_splits: int = 5,
     class_weight: str | None = "balanced",
     max_iter: int = 1000,
-    solver: Solver = "principal",
+    solver: Solver = "newton-cholesky",
     progress: Callable[[str], None] | None = None,
 ) -> LinearProbe:
     """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint.
