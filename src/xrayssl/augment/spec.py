@@ -110,15 +110,21 @@ class PolicyPair:
     view1: str
     view2: str | None = None
 
-    @classmethod
-    def parse(cls, text: str) -> PolicyPair:
-        """``"A"`` -> one policy for both views; ``"A | B"`` -> A on view one, B on view two."""
-        parts = text.split("|")
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The one or two view specs of ``"A"`` / ``"A | B"``, stripped."""
+        parts = [part.strip() for part in text.split(VIEW_SEPARATOR.strip())]
         if len(parts) > 2:
             raise XraySSLError(
                 f"two-view spec {text!r} has {len(parts)} parts; give 'A' or 'A | B'"
             )
-        views = [compose(part) for part in parts]
+        return parts
+
+    @classmethod
+    def parse(cls, text: str) -> PolicyPair:
+        """``"A"`` -> one policy for both views; ``"A | B"`` -> A on view one, B on view two;
+        an empty view is the identity."""
+        views = [compose(part) for part in cls.split(text)]
         return cls(views[0], views[1] if len(views) == 2 else None)
 
     @property

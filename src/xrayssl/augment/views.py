@@ -10,6 +10,19 @@ import torch
 from torch import nn
 
 from xrayssl.augment.spec import Policy, PolicyPair, parse_policy
+from xrayssl.errors import XraySSLError
+
+EMPTY_POLICY = ("the augmentation policy is empty; write 'identity' for no augmentation, or ops "
+                "like 'crop+flip'")
+
+
+def split_views(spec: str) -> tuple[str, str | None]:
+    """``"A | B"`` -> ("A", "B"); ``"A"`` -> ("A", None). Each part is checked by the parser;
+    an empty part is an error here (a command line meant something by it)."""
+    parts = PolicyPair.split(spec)
+    if not all(parts):
+        raise XraySSLError(f"policy {spec!r}: {EMPTY_POLICY}")
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 class TwoViews(nn.Module):
@@ -39,7 +52,7 @@ class TwoViews(nn.Module):
 
 def parse_views(spec: str) -> TwoViews:
     """``"A"`` -> symmetric views of policy A; ``"A | B"`` -> view one from A, view two from B."""
-    return views_of(PolicyPair.parse(spec))
+    return views_of(PolicyPair(*split_views(spec)))
 
 
 def views_of(pair: PolicyPair) -> TwoViews:
