@@ -1,6 +1,7 @@
 """Every supported source layout -> records, and ``load_source`` that tells them apart.
 
 * MURA v1.1 tree (see :mod:`xrayssl.data.mura`)
+* AI Hub synthetic X-ray release (see :mod:`xrayssl.data.aihub`)
 * class folders: ``root/[<split>/]<label>/**/*.png`` with label names mapped to 0/1
 * CSV manifest: a header with ``path,label[,body_part,patient_id,study_id,split]``
   (paths relative to the CSV); a folder holding ``labels.csv`` or ``manifest.csv`` with a
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from xrayssl.config.data import DEFAULT_LABEL_MAP
+from xrayssl.data import aihub
 from xrayssl.data.checks import DataWarning, drop_duplicates
 from xrayssl.data.dicom import is_dicom_file, read_dicom_header
 from xrayssl.data.io import IMAGE_SUFFIXES, UnreadableImageError
@@ -40,7 +42,7 @@ SPLIT_ALIASES = {
 }
 MANIFEST_NAMES = ("manifest.csv", "labels.csv")
 MANIFEST_COLUMNS = ("path", "label", "body_part", "patient_id", "study_id", "split")
-SOURCE_KINDS = ("mura", "folders", "manifest", "npz", "dicom")
+SOURCE_KINDS = ("mura", "aihub", "folders", "manifest", "npz", "dicom")
 DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
@@ -300,6 +302,8 @@ def detect_source(path: Path) -> str:
         )
     if (path / MURA_DIR).is_dir() or path.name == MURA_DIR:
         return "mura"
+    if aihub.detect(path):
+        return "aihub"
     if _manifest_in(path) is not None:
         return "manifest"
     for dirpath, _dirnames, filenames in os.walk(path):
@@ -339,6 +343,8 @@ def load_source(
     kind = kind or detect_source(path)
     if kind == "mura":
         return load_mura(path, body_parts=body_parts)
+    if kind == "aihub":
+        return aihub.load_aihub(path, body_parts=body_parts)
     if kind == "manifest":
         manifest = path if path.is_file() else _manifest_in(path)
         if manifest is None:
