@@ -25,7 +25,7 @@ from xrayssl.augment.params import generator_device, probability
 REFERENCE_SIDE = 256  # the seed study's image side: ``grid`` and ``shift`` are in its pixels
 
 
-@OPS.register("chessboard")
+@OPS.register()
 class Chessboard(AugmentOp):
     """The seed study's chess board: roll the content of every whole grid cell by its own
     random x and y shift (wrapped inside the cell), a grid distortion, not an occlusion.

@@ -39,7 +39,7 @@ def pixel_grid(height: int, width: int, device: torch.device) -> tuple[torch.Ten
     return ys, xs
 
 
-@OPS.register("random_erasing")
+@OPS.register()
 class RandomErasing(AugmentOp):
     """Hide one box of random area fraction and aspect per sample (Zhong et al. 2020)."""
 

@@ -17,7 +17,7 @@ from xrayssl.augment.params import Param as P
 from xrayssl.augment.params import Range, as_range, device_generator, probability, uniform
 
 
-@OPS.register("gaussian_blur")
+@OPS.register()
 class GaussianBlur(AugmentOp):
     """Gaussian blur with sigma (pixels) uniform per sample; kornia's batched filter.
     ``kernel=0`` sizes the kernel to 3 sigma; an odd ``kernel`` fixes it (the seed study's
@@ -51,7 +51,7 @@ class GaussianBlur(AugmentOp):
         return kornia.filters.gaussian_blur2d(x, (size, size), sigmas, border_type="reflect")
 
 
-@OPS.register("brightness_contrast")
+@OPS.register()
 class BrightnessContrast(AugmentOp):
     """Scale intensity by a factor in [1-brightness, 1+brightness], then stretch about the
     sample's mean by a factor in [1-contrast, 1+contrast]."""
@@ -80,7 +80,7 @@ class BrightnessContrast(AugmentOp):
         return ((bright - mean) * stretch + mean).clamp(0.0, 1.0)
 
 
-@OPS.register("gamma")
+@OPS.register()
 class Gamma(AugmentOp):
     """x ** gamma with gamma uniform per sample (< 1 brightens soft tissue, > 1 darkens)."""
 
@@ -99,7 +99,7 @@ class Gamma(AugmentOp):
         return x.clamp(0.0, 1.0).pow(exponent)
 
 
-@OPS.register("gaussian_noise")
+@OPS.register()
 class GaussianNoise(AugmentOp):
     """Add zero-mean Gaussian noise with std uniform per sample (quantum/detector noise)."""
 
@@ -122,7 +122,7 @@ class GaussianNoise(AugmentOp):
         return (x + std * noise).clamp(0.0, 1.0)
 
 
-@OPS.register("sharpness")
+@OPS.register()
 class Sharpness(AugmentOp):
     """kornia's sharpness: factor 0 smooths, 1 keeps, 2 doubles the edge contrast."""
 
@@ -143,7 +143,7 @@ class Sharpness(AugmentOp):
         return kornia.enhance.sharpness(x.clamp(0.0, 1.0), factor)
 
 
-@OPS.register("clahe")
+@OPS.register()
 class Clahe(AugmentOp):
     """Contrast-limited adaptive histogram equalisation with a clip limit uniform per sample.
 

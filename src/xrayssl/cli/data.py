@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
-            help="force the source type of every SOURCE: mura, aihub, folders, manifest, npz "
+            help="force the source layout of every SOURCE: mura, aihub, folders, manifest, npz "
                  "or dicom")] = None,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
