@@ -118,7 +118,9 @@ def results_command(
     n_bootstrap: Annotated[int, typer.Option(min=100, help="paired bootstrap draws")] = 1000,
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
-    from xrayssl.study.results import RESULTS_DIR, render_markdown, write_results
+    from xrayssl.runs.results_files import RESULTS_DIR
+    from xrayssl.study.results import write_results
+    from xrayssl.study.results_tables import render_markdown
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))
