@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from xrayssl.data import aihub
@@ -23,13 +22,3 @@ class AihubRelease(SourceLayout):
     def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
         # Labels come from the category folders (Normal -> 0), so label_map does not apply.
         return aihub.load_aihub(path)
-
-    @classmethod
-    def load(
-        cls,
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> list[Record]:
-        return aihub.load_aihub(path, body_parts=body_parts)  # names AI Hub's body parts
