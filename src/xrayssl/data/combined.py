@@ -38,12 +38,14 @@ class SourceListing:
 
 def _one_source(
     path: Path, kind: str | None, label_map: dict[str, int] | None,
-    body_parts: Sequence[str] | None,
+    body_parts: Sequence[str] | None, body_part: str | None,
 ) -> tuple[list[Record], list[tuple[str, str]]]:
-    if (kind or detect_source(path)) == "aihub":
+    if (kind or detect_source(path)) == "aihub":  # names its own body parts
         scan = aihub.scan_aihub(path)
         return aihub.select_body_parts(scan.records, body_parts), scan.skipped
-    return load_source(path, kind=kind, label_map=label_map, body_parts=body_parts), []
+    records = load_source(path, kind=kind, label_map=label_map, body_parts=body_parts,
+                          body_part=body_part)
+    return records, []
 
 
 def keep_body_parts_apart(records: list[Record]) -> list[Record]:
@@ -73,8 +75,10 @@ def load_sources(
     kind: str | None = None,
     label_map: dict[str, int] | None = None,
     body_parts: Sequence[str] | None = None,
+    body_part: str | None = None,
 ) -> SourceListing:
-    """Records from every path (each detected on its own unless ``kind`` forces one)."""
+    """Records from every path (each detected on its own unless ``kind`` forces one);
+    ``body_part`` names the images of sources that name none (as in ``load_source``)."""
     if not paths:
         raise XraySSLError("give at least one source folder or file")
     resolved = [Path(p).expanduser().absolute() for p in paths]
@@ -85,7 +89,8 @@ def load_sources(
     for path in resolved:
         # One source filters its own body parts (its loader names the valid ones); several
         # are filtered together below, since a part named may belong to either.
-        records, skipped = _one_source(path, kind, label_map, body_parts if single else None)
+        records, skipped = _one_source(path, kind, label_map, body_parts if single else None,
+                                       body_part)
         listing.records += records
         listing.skipped += skipped
         listing.counts[str(path)] = len(records)
