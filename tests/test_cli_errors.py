@@ -24,7 +24,7 @@ CASES = [
     ("prepare {cache} --out {tmp}/c --clahe tile=0", "tile"),
     ("prepare {cache} --out {tmp}/c --clahe foo=1", "allowed fields: clip, tile"),
     ("prepare {cache} --out {tmp}/c --label-map normal=2", "allowed values: 0, 1"),
-    ("prepare {cache} --out {tmp}/c --kind zip", "Known: dicom, folders, manifest, mura, npz"),
+    ("prepare {cache} --out {tmp}/c --kind zip", "Known: aihub, dicom, folders, manifest, mura, npz"),
     ("prepare {cache} --out {tmp}/c --workers 0", "--workers"),
     ("augment preview --policy '' --images {cache} --out {tmp}/p.png", "'identity'"),
     ("augment preview --policy crop+blurr --images {cache} --out {tmp}/p.png", "Did you mean"),
