@@ -101,7 +101,10 @@ def test_format_1_file_reads_with_its_numbers() -> None:
 def test_the_new_writer_gives_the_numbers_of_format_1(make_cache: MakeCache) -> None:
     """The same encoder, cache and settings as the stored file: the same scores."""
     old = RunMetrics.read(V1_FILE)
-    new = evaluate_encoder(RawPixels(4), make_cache(n=96, size=8), config=CONFIG)
+    # The stored file was written by the lbfgs probe; newton-cholesky converges further, so
+    # its probabilities differ in the fifth decimal. Same solver, same numbers.
+    lbfgs = CONFIG.model_copy(update={"solver": "lbfgs"})
+    new = evaluate_encoder(RawPixels(4), make_cache(n=96, size=8), config=lbfgs)
     assert new.splits["test"].indices == old.splits["test"].indices
     for key, result in old.fractions.items():
         mine, theirs = new.fractions[key].scores["test"], result.scores["test"]
