@@ -20,14 +20,18 @@ def write_trial(study: Path, name: str, method: str, policy: str, probs: np.ndar
     auroc = float(roc_auc_score(labels, probs))
     (folder / "config.yaml").write_text(yaml.safe_dump(
         {"method": method, "policy": policy, "policy_b": policy_b, "seed": 0}))
-    block = {"fraction": 1.0, "metrics": {
+    block = {"metrics": {
         "overall": {"image": {"auroc": {"value": auroc, "lo": auroc - 0.05, "hi": auroc + 0.05},
                               "kappa": {"value": 0.1, "lo": 0.0, "hi": 0.2}}},
         "by_body_part": {"wrist": {"image": {"auroc": {"value": auroc}}}}}}
+    # Ranking reads the val block; the test block holds other numbers it must not read.
+    stored = {"indices": list(range(len(labels))), "labels": labels.tolist(),
+              "clusters": clusters, "by_fraction": {"1": [probs.tolist()]}}
+    test = {"overall": {"image": {"auroc": {"value": 0.5, "lo": 0.4, "hi": 0.6}}}}
     (folder / "metrics.json").write_text(json.dumps({
-        "results": {"1": block},
-        "predictions": {"test_indices": list(range(len(labels))), "labels": labels.tolist(),
-                        "clusters": clusters, "by_fraction": {"1": [probs.tolist()]}}}))
+        "results": {"1": {"fraction": 1.0, "metrics": test, "val": block}},
+        "predictions": {"test_indices": [0], "labels": [0], "clusters": ["p0"],
+                        "by_fraction": {"1": [[0.5]]}, "val": stored}}))
 
 
 def test_results_rank_compare_and_measure_op_effects(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def test_pipeline_trial_fills_the_run_folder(
     written = yaml.safe_load((folder / "config.yaml").read_text())
     assert written["policy"] == "crop+flip" and written["method"] == "simclr"
     metrics = json.loads((folder / "metrics.json").read_text())
-    auroc = metrics["results"]["1"]["metrics"]["overall"]["image"]["auroc"]["value"]
+    # The study ranks by val; the test block is reported, never selected on.
+    auroc = metrics["results"]["1"]["val"]["metrics"]["overall"]["image"]["auroc"]["value"]
     assert summary.best is not None and summary.best[1] == auroc
     assert metrics["data"]["cache"] == str(cache.root)
 

@@ -36,13 +36,25 @@ def register(app: typer.Typer) -> None:
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
             help="force the source type: mura, folders, manifest, npz or dicom")] = None,
+        val_fraction: Annotated[float, typer.Option(
+            help="share of the training images carved out (by patient) as val, when the "
+                 "source has no val split besides its test split")] = 0.15,
+        test_fraction: Annotated[float, typer.Option(
+            help="share of the images carved out (by patient) as test, when the source has "
+                 "neither a test nor a validation split")] = 0.2,
+        split_seed: Annotated[int, typer.Option(help="seed of the carved splits")] = 0,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
         quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     ) -> None:
         """Decode, resize (aspect kept, padded) and CLAHE every image into one uint8 cache."""
         from xrayssl.config.base import validate
-        from xrayssl.config.data import PrepareConfig, parse_clahe, parse_label_map
+        from xrayssl.config.data import (
+            PrepareConfig,
+            SplitConfig,
+            parse_clahe,
+            parse_label_map,
+        )
         from xrayssl.data.checks import DataWarning
         from xrayssl.data.prepare import prepare
         from xrayssl.data.preview import write_clahe_preview
@@ -52,13 +64,17 @@ def register(app: typer.Typer) -> None:
         config = validate(
             PrepareConfig, {"size": size, "clahe": clahe_config.model_dump()}, "prepare options"
         )
+        split_config = validate(SplitConfig, {"val_fraction": val_fraction,
+                                              "test_fraction": test_fraction,
+                                              "seed": split_seed},
+                                "--val-fraction (0..0.5), --test-fraction (0..0.5), --split-seed")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
                                   body_parts=_split_list(body_parts))
             typer.echo(f"{source}: {len(records)} images listed")
             result = prepare(records, out, config, workers=workers, progress=not quiet,
-                             overwrite=overwrite)
+                             overwrite=overwrite, splits=split_config)
         for warning in caught:
             if issubclass(warning.category, DataWarning):
                 typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)

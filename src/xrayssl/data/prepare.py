@@ -31,7 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from xrayssl.config.base import validate
-from xrayssl.config.data import ClaheConfig, PrepareConfig
+from xrayssl.config.data import ClaheConfig, PrepareConfig, SplitConfig
 from xrayssl.data.cache import (
     CACHE_VERSION,
     IMAGES_FILE,
@@ -46,6 +46,7 @@ from xrayssl.data.cache import (
 from xrayssl.data.checks import drop_duplicates, warn_single_class
 from xrayssl.data.io import UnreadableImageError, read_image
 from xrayssl.data.records import Record
+from xrayssl.data.splits import protocol_splits, split_summary
 from xrayssl.errors import XraySSLError
 
 STATE_FILE = ".prepare-state.json"
@@ -181,7 +182,8 @@ class PrepareResult:
         if self.reused:
             return (
                 f"reused the prepared cache at {cache.root} (same config, hash "
-                f"{cache.config_hash[:12]}): {len(cache)} images, {len(self.skipped)} skipped"
+                f"{cache.config_hash[:12]}): {len(cache)} images, {len(self.skipped)} skipped\n"
+                + split_summary(cache.splits)
             )
         lines = [
             f"prepared {len(cache)} images of {cache.size}x{cache.size} in {cache.root} "
@@ -193,6 +195,7 @@ class PrepareResult:
             lines.append(f"duplicate rows removed: {self.duplicates}")
         if self.resumed:
             lines.append(f"resumed: {self.resumed} images were already done by an earlier run")
+        lines.append(split_summary(cache.splits))
         return "\n".join(lines)
 
 
@@ -202,7 +205,11 @@ def config_hash(config: PrepareConfig, records: Sequence[Record]) -> str:
         {
             "version": CACHE_VERSION,
             "config": config.model_dump(),
-            "records": [r.to_dict() for r in records],
+            # The source's records: the protocol splits are derived after the pixels and
+            # recorded beside them, so changing how they are made never redoes the pixels.
+            "records": [
+                {k: v for k, v in r.to_dict().items() if k != "source_split"} for r in records
+            ],
         },
         sort_keys=True,
     )
@@ -400,11 +407,17 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    splits: SplitConfig | None = None,
 ) -> PrepareResult:
-    """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc)."""
+    """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc).
+
+    ``splits``: how train / val / test are made (:func:`protocol_splits`); a finished cache
+    whose splits were made otherwise gets them remade, its pixels kept.
+    """
     started = time.perf_counter()
     out = Path(out)
     config = config or PrepareConfig()
+    splits = splits or SplitConfig()
     records, dropped = drop_duplicates(records)
     if not records:
         raise XraySSLError("no images to prepare: the source gave no records")
@@ -413,6 +426,11 @@ def prepare(
 
     finished = _open_finished(out, digest)
     if finished is not None:
+        if finished.splits.get("config") != splits.model_dump():
+            split_records, split_info = protocol_splits(finished.records, splits)
+            write_index(out, split_records, finished.size, finished.config,
+                        finished.config_hash, split_info)
+            finished = PreparedCache.open(out)
         if progress:
             print(f"reusing the prepared cache at {out} (same config hash {digest[:12]})",
                   file=sys.stderr)
@@ -449,9 +467,9 @@ def prepare(
         _compact(out / IMAGES_FILE, keep)
         if with_masks:
             _compact(out / MASKS_FILE, keep)
-    kept_records = [records[i] for i in keep]
+    kept_records, split_info = protocol_splits([records[i] for i in keep], splits)
     messages = warn_single_class(kept_records)
-    write_index(out, kept_records, config.size, config.model_dump(), digest)
+    write_index(out, kept_records, config.size, config.model_dump(), digest, split_info)
     for name in (STATE_FILE, PROGRESS_FILE, FAILURES_FILE):
         (out / name).unlink(missing_ok=True)
     return PrepareResult(
@@ -472,6 +490,7 @@ def prepare_cache(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    splits: SplitConfig | None = None,
 ) -> PreparedCache:
     """Prepare ``records`` into ``out`` and return the opened cache.
 
@@ -483,7 +502,7 @@ def prepare_cache(
         PrepareConfig, {"size": size, "clahe": (clahe or ClaheConfig()).model_dump()}, "prepare"
     )
     result = prepare(records, out, config, workers=workers, progress=progress,
-                     overwrite=overwrite)
+                     overwrite=overwrite, splits=splits)
     if progress:
         print(result.summary(), file=sys.stderr)
     return result.cache

@@ -1,17 +1,18 @@
 """Evaluate an encoder (or a baseline) on a prepared cache -> the content of ``metrics.json``.
 
-Train/test come from the cache's own record splits (``train`` -> ``valid``); a cache without
-a ``valid`` split gets a stratified patient-level split of its labelled images. For each label
-fraction, a stratified patient-grouped subset of the training images trains the probe (several
-subsets/seeds for fractions < 1); every test prediction is kept so two models can later be
-compared image by image (paired bootstrap).
+The three splits are the cache's own (:mod:`xrayssl.data.splits`): the probe is fitted on
+``train`` (its C chosen by grouped CV inside it) and predicts ``val`` and ``test``. For each
+label fraction, a stratified patient-grouped subset of the training images trains the probe
+(several subsets/seeds for fractions < 1). The decision threshold of each probe is chosen on
+its val predictions and applied unchanged to test. Both splits get their own metrics block;
+every val and test prediction is kept so two models can later be compared image by image
+(paired bootstrap) on val for selection and on test for the report.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,87 +22,33 @@ from torch import nn
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
-from xrayssl.data.splits import label_fraction, patient_split
-from xrayssl.errors import XraySSLError
+from xrayssl.data.splits import (
+    EvalSplit,
+    label_subset,
+    make_split,
+    patient_ids,
+    study_ids,
+)
 from xrayssl.evaluate.baselines import (
     build_baseline_encoder,
     predict_logits,
     train_supervised,
 )
 from xrayssl.evaluate.features import default_device, extract_features
-from xrayssl.evaluate.metrics import METRICS, aggregate_studies, metrics_with_ci
-from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
+from xrayssl.evaluate.metrics import (
+    METRICS,
+    aggregate_studies,
+    choose_threshold,
+    metrics_with_ci,
+)
+from xrayssl.evaluate.probe import LinearProbe, fit_probe
 
 METRICS_FORMAT = "xrayssl-metrics-v1"
 
-# fit_predict(train_positions, seed) -> (test logits (N_test,), what was fitted). Logits, not
-# probabilities: a confident model's probabilities round to exact ties (0.0, 1.0) that would
-# change AUROC, its logits do not.
+# fit_predict(train_positions, seed) -> (logits of val then test (N_val + N_test,), what was
+# fitted). Logits, not probabilities: a confident model's probabilities round to exact ties
+# (0.0, 1.0) that would change AUROC, its logits do not.
 FitPredict = Callable[[np.ndarray, int], tuple[np.ndarray, dict[str, Any]]]
-
-
-@dataclass
-class EvalSplit:
-    train: np.ndarray  # cache indices
-    test: np.ndarray  # cache indices
-    how: str
-
-
-def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
-    """The resampling unit of an image: its patient, else its study, else the image itself."""
-    out = []
-    for i in indices:
-        r = cache.records[int(i)]
-        out.append(r.patient_id or r.study_id or r.path)
-    return np.asarray(out, dtype=str)
-
-
-def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
-    return np.asarray(
-        [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
-    )
-
-
-def make_split(
-    cache: PreparedCache, body_parts: Sequence[str] | None, test_fraction: float, seed: int = 0
-) -> EvalSplit:
-    """train -> valid from the cache; a patient-level split when there is no valid split."""
-    if body_parts:
-        unknown = sorted(set(body_parts) - set(cache.body_parts()))
-        if unknown:
-            raise XraySSLError(
-                f"body part(s) {unknown} not in {cache.root}; it has {cache.body_parts()}"
-            )
-    labelled = cache.select(body_parts=body_parts, labelled_only=True)
-    if len(labelled) == 0:
-        raise XraySSLError(f"{cache.root} has no labelled images for body parts {body_parts}")
-    split = np.asarray([cache.records[int(i)].split or "" for i in labelled])
-    train, test = labelled[split == "train"], labelled[split == "valid"]
-    if len(test) and len(train):
-        return EvalSplit(train, test, "cache splits: train -> valid")
-    # No valid split: hold out a stratified share of the non-test patients.
-    pool = labelled[split != "test"]
-    fit, held = patient_split(cache.labels[pool], patient_ids(cache, pool), test_fraction, seed)
-    if len(fit) == 0 or len(held) == 0:
-        raise XraySSLError(
-            f"{cache.root} has no valid split and too few patients to make one"
-        )
-    return EvalSplit(
-        np.sort(pool[fit]), np.sort(pool[held]),
-        f"patient-level split made here (seed {seed}, {test_fraction:.0%} of images held out)",
-    )
-
-
-def label_subset(
-    cache: PreparedCache, train: np.ndarray, fraction: float, seed: int
-) -> np.ndarray:
-    """A stratified, patient-grouped subset of ``train`` holding ``fraction`` of its labels."""
-    if fraction >= 1:
-        return train
-    labels, groups = cache.labels[train], patient_ids(cache, train)
-    subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
-    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
-    return np.sort(subset)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -115,9 +62,10 @@ def _fraction_key(fraction: float) -> str:
 
 def _metrics_block(
     cache: PreparedCache, test: np.ndarray, probs: np.ndarray, config: ProbeConfig,
-    seed: int,
+    seed: int, thresholds: list[float],
 ) -> dict[str, Any]:
-    """Image- and study-level metrics, overall and per body part; probs (S, N_test)."""
+    """Image- and study-level metrics, overall and per body part; probs (S, N) on ``test``
+    (either evaluated split), one decision threshold per prediction set."""
     y = cache.labels[test]
     patients = patient_ids(cache, test)
     studies = study_ids(cache, test)
@@ -125,9 +73,9 @@ def _metrics_block(
 
     def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> dict[str, Any] | None:
         if len(np.unique(y_)) < 2:
-            return None  # AUROC undefined: a body part with one class in the test set
+            return None  # AUROC undefined: a body part with one class in this split
         return metrics_with_ci(y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
-                               threshold=config.threshold, level=config.ci_level)
+                               threshold=thresholds, level=config.ci_level)
 
     def level(mask: np.ndarray) -> dict[str, Any]:
         out: dict[str, Any] = {"image": ci(y[mask], probs[:, mask], patients[mask])}
@@ -144,6 +92,42 @@ def _metrics_block(
     return block
 
 
+def _seed_spread(
+    cache: PreparedCache, indices: np.ndarray, probs: np.ndarray, thresholds: list[float]
+) -> dict[str, Any]:
+    """Each metric per prediction set (label subset / seed) and their SD; {} for one set."""
+    if len(probs) < 2:
+        return {}
+    y = cache.labels[indices]
+    per_seed = [
+        metrics_with_ci(y, p, patient_ids(cache, indices), n_boot=0, threshold=t)
+        for p, t in zip(probs, thresholds, strict=True)
+    ]
+    return {
+        m: {"values": [r[m]["value"] for r in per_seed],
+            "sd": float(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
+                                   for r in per_seed], ddof=1))}
+        for m in METRICS
+    }
+
+
+def _thresholds(
+    config: ProbeConfig, y_val: np.ndarray, val_probs: np.ndarray
+) -> list[float]:
+    """One threshold per prediction set: fixed by the config, or chosen on its val scores."""
+    if config.threshold is not None:
+        return [config.threshold] * len(val_probs)
+    return [choose_threshold(y_val, p) for p in val_probs]
+
+
+def _split_data(cache: PreparedCache, indices: np.ndarray) -> dict[str, Any]:
+    return {
+        "n": len(indices),
+        "n_positive": int(cache.labels[indices].sum()),
+        "n_patients": len(set(patient_ids(cache, indices).tolist())),
+    }
+
+
 def evaluate_predictor(
     cache: PreparedCache,
     fit_predict: FitPredict,
@@ -153,10 +137,17 @@ def evaluate_predictor(
     split: EvalSplit,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``fit_predict`` for every label fraction and seed; collect metrics and predictions."""
+    """Run ``fit_predict`` for every label fraction and seed; collect metrics and predictions.
+
+    ``results[<fraction>]`` holds the test block (``metrics``, ``seed_spread``: reported once,
+    for what was selected) and the val block (``val``: everything that selects reads it).
+    """
     say = progress or (lambda _msg: None)
     results: dict[str, Any] = {}
     predictions: dict[str, list[list[float]]] = {}
+    val_predictions: dict[str, list[list[float]]] = {}
+    n_val = len(split.val)
+    y_val = cache.labels[split.val]
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
         runs, logits = [], []
@@ -175,27 +166,23 @@ def evaluate_predictor(
                 **fitted,
             })
             say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
-        stacked = np.stack(logits)  # (S, N_test)
-        probs = sigmoid(stacked)
-        block = _metrics_block(cache, split.test, probs, config, seed=0)
-        spread = {}
-        if len(probs) > 1:
-            y = cache.labels[split.test]
-            per_seed = [
-                metrics_with_ci(y, p, patient_ids(cache, split.test), n_boot=0,
-                                threshold=config.threshold) for p in probs
-            ]
-            spread = {
-                m: {"values": [r[m]["value"] for r in per_seed],
-                    "sd": float(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
-                                           for r in per_seed], ddof=1))}
-                for m in METRICS
-            }
+        probs = sigmoid(np.stack(logits))  # (S, N_val + N_test)
+        val_probs, test_probs = probs[:, :n_val], probs[:, n_val:]
+        thresholds = _thresholds(config, y_val, val_probs)
+        for run, threshold in zip(runs, thresholds, strict=True):
+            run["threshold"] = threshold
         results[_fraction_key(fraction)] = {
-            "fraction": fraction, "runs": runs, "metrics": block, "seed_spread": spread,
+            "fraction": fraction, "runs": runs,
+            "metrics": _metrics_block(cache, split.test, test_probs, config, 0, thresholds),
+            "seed_spread": _seed_spread(cache, split.test, test_probs, thresholds),
+            "val": {
+                "metrics": _metrics_block(cache, split.val, val_probs, config, 0, thresholds),
+                "seed_spread": _seed_spread(cache, split.val, val_probs, thresholds),
+            },
         }
         # Unrounded: rounding probabilities would create ties and shift AUROC.
-        predictions[_fraction_key(fraction)] = probs.tolist()
+        predictions[_fraction_key(fraction)] = test_probs.tolist()
+        val_predictions[_fraction_key(fraction)] = val_probs.tolist()
     y_test = cache.labels[split.test]
     return {
         "format": METRICS_FORMAT,
@@ -206,11 +193,14 @@ def evaluate_predictor(
             "image_size": cache.size,
             "body_parts": sorted({cache.records[int(i)].body_part for i in split.test}),
             "split": split.how,
+            "splits": cache.splits,
             "n_train": len(split.train),
             "n_train_patients": len(set(patient_ids(cache, split.train).tolist())),
             "n_test": len(split.test),
             "n_test_positive": int(y_test.sum()),
             "n_test_patients": len(set(patient_ids(cache, split.test).tolist())),
+            "val": _split_data(cache, split.val),
+            "test": _split_data(cache, split.test),
         },
         "evaluation": {
             **config.model_dump(mode="json"),
@@ -218,6 +208,8 @@ def evaluate_predictor(
             "imbalance": f"class_weight={config.class_weight!r}",
             "ci": "percentile bootstrap resampling patients (studies nest in patients)",
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
+            "threshold_rule": ("chosen on val per probe (Youden's J), applied to test"
+                               if config.threshold is None else f"fixed at {config.threshold}"),
         },
         "results": results,
         "predictions": {
@@ -225,12 +217,18 @@ def evaluate_predictor(
             "labels": y_test.tolist(),
             "clusters": patient_ids(cache, split.test).tolist(),
             "by_fraction": predictions,  # P(abnormal), (seeds, N_test) per fraction
+            "val": {
+                "indices": split.val.tolist(),
+                "labels": y_val.tolist(),
+                "clusters": patient_ids(cache, split.val).tolist(),
+                "by_fraction": val_predictions,  # P(abnormal), (seeds, N_val) per fraction
+            },
         },
     }
 
 
 def _probe_fit_predict(
-    train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, test_x: np.ndarray,
+    train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, scored_x: np.ndarray,
     config: ProbeConfig, keep: dict[str, LinearProbe],
 ) -> FitPredict:
     def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -241,7 +239,7 @@ def _probe_fit_predict(
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
-        return probe.decision_function(test_x), {"C": probe.C, "selection": probe.selection}
+        return probe.decision_function(scored_x), {"C": probe.C, "selection": probe.selection}
 
     return fit_predict
 
@@ -266,18 +264,20 @@ def evaluate_encoder(
     ``probe_out`` saves the probe fitted on 100% of the training labels (for Grad-CAM).
     """
     config = _configure(config, fractions, body_parts, seeds)
-    split = make_split(cache, config.body_parts, config.test_fraction)
+    split = make_split(cache, config.body_parts)
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    both = np.concatenate([split.train, split.test])
-    features = extract_features(encoder, cache, both, config.batch_size, device,
+    every = np.concatenate([split.train, split.val, split.test])
+    features = extract_features(encoder, cache, every, config.batch_size, device,
                                 cache_dir=feature_cache_dir, encoder_key=encoder_key)
     feature_seconds = time.perf_counter() - started
     say(f"features {features.shape} in {feature_seconds:.1f} s")
-    train_x, test_x = features[: len(split.train)], features[len(split.train):]
+    # scored_x: val then test, the order fit_predict's logits come in.
+    train_x, scored_x = features[: len(split.train)], features[len(split.train):]
     keep: dict[str, LinearProbe] = {}
     fit_predict = _probe_fit_predict(
-        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep
+        train_x, cache.labels[split.train], patient_ids(cache, split.train), scored_x, config,
+        keep,
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
@@ -316,7 +316,7 @@ def evaluate_baseline(
             model["encoder_name"] = encoder_name
         return evaluate_encoder(encoder, cache, config=config, model=model, device=device,
                                 feature_cache_dir=feature_cache_dir, progress=progress)
-    split = make_split(cache, config.body_parts, config.test_fraction)
+    split = make_split(cache, config.body_parts)
     dev = torch.device(device) if device is not None else default_device()
     train_y = cache.labels[split.train]
     train_groups = patient_ids(cache, split.train)
@@ -332,7 +332,8 @@ def evaluate_baseline(
             encoder = build_encoder(encoder_name, image_size=cache.size, weights=weights)
         trained = train_supervised(encoder, cache, split.train[position], train_y[position],
                                    train_groups[position], config.supervised, seed, dev)
-        logits = predict_logits(trained.model, cache, split.test, config.batch_size, dev)
+        scored = np.concatenate([split.val, split.test])
+        logits = predict_logits(trained.model, cache, scored, config.batch_size, dev)
         return logits.astype(np.float64), {
             "best_epoch": trained.best_epoch, "selection": trained.selection,
             "history": trained.history,

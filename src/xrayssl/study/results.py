@@ -10,8 +10,10 @@
     label_efficiency.csv  the objective at every label fraction
     results.md            all of the above as Markdown, best policies first
 
-Significance: a paired cluster bootstrap (patients resampled, both trials' predictions on the
-same test images) of the difference, with Holm's correction over the comparisons of a method.
+Every value here is read on the val split, the one that selects: the test split is kept for
+the selected policies and the floors. Significance: a paired cluster bootstrap (patients
+resampled, both trials' predictions on the same val images) of the difference, with Holm's
+correction over the comparisons of a method.
 The baseline of a method is its trial with the base policy alone (the crop-only policy of an
 ablation or subsets study) or, failing that, ``identity``.
 """
@@ -33,6 +35,7 @@ import yaml
 
 from xrayssl.data.cache import atomic_write_text
 from xrayssl.errors import XraySSLError
+from xrayssl.study.ranking import holm
 from xrayssl.study.space import IDENTITY, PolicyPair, compose, op_names
 
 RESULTS_DIR = "results"
@@ -56,7 +59,8 @@ class TrialResult:
     by_part: dict[str, float]
     by_fraction: dict[float, float]
     probs: np.ndarray | None  # (S, N_test) at the objective fraction
-    test_key: tuple[int, ...] = ()
+    val_key: tuple[int, ...] = ()
+    baseline: str | None = None  # raw / random / supervised for a floor's trial
     vs_best: dict[str, float] = field(default_factory=dict)
     vs_baseline: dict[str, float] = field(default_factory=dict)
 
@@ -77,6 +81,7 @@ class StudyResults:
     base: str
     ops: list[str]
     notes: list[str] = field(default_factory=list)
+    floors: list[TrialResult] = field(default_factory=list)  # baselines, never ranked
 
     def ranked(self) -> list[TrialResult]:
         return sorted(self.trials, key=lambda t: -t.value if math.isfinite(t.value) else math.inf)
@@ -132,7 +137,14 @@ def read_trial(folder: Path, metric: str, fraction: float, level: str,
     if found is None:
         notes.append(f"{folder.name}: no results at label fraction {fraction:g}; left out")
         return None
-    key, block = found
+    key, found_block = found
+    # Ranking, differences and per-part winners are all read on val: selection never sees
+    # test. (A metrics.json made before the val split existed has only its test block.)
+    block = found_block.get("val") or {}
+    if not block:
+        notes.append(f"{folder.name}: no val block (made before the train/val/test protocol); "
+                     "left out")
+        return None
     overall = ((block.get("metrics") or {}).get("overall") or {}).get(level) or {}
     other = "auroc" if metric == "kappa" else "kappa"
     value, lo, hi = _estimate(overall.get(metric))
@@ -143,9 +155,10 @@ def read_trial(folder: Path, metric: str, fraction: float, level: str,
     }
     by_fraction = {}
     for other_block in (metrics.get("results") or {}).values():
-        level_block = ((other_block.get("metrics") or {}).get("overall") or {}).get(level) or {}
+        val_metrics = (other_block.get("val") or {}).get("metrics") or {}
+        level_block = (val_metrics.get("overall") or {}).get(level) or {}
         by_fraction[float(other_block["fraction"])] = _estimate(level_block.get(metric))[0]
-    predictions = metrics.get("predictions") or {}
+    predictions = (metrics.get("predictions") or {}).get("val") or {}
     probs = None
     if level == "image" and key in (predictions.get("by_fraction") or {}):
         probs = np.asarray(predictions["by_fraction"][key], dtype=np.float64)
@@ -160,19 +173,9 @@ def read_trial(folder: Path, metric: str, fraction: float, level: str,
         by_part=by_part,
         by_fraction=dict(sorted(by_fraction.items())),
         probs=probs,
-        test_key=tuple(predictions.get("test_indices") or ()),
+        val_key=tuple(predictions.get("indices") or ()),
+        baseline=None if config.get("baseline") in (None, "") else str(config["baseline"]),
     )
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    order = np.argsort(p_values)
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
 
 
 def _compare(results: StudyResults, n_boot: int, seed: int) -> None:
@@ -190,7 +193,7 @@ def _compare(results: StudyResults, n_boot: int, seed: int) -> None:
                           ("vs_baseline", results.baseline_of(method, trial.seed)))
             for slot, reference in references:
                 if reference is None or reference is trial or trial.probs is None \
-                        or reference.probs is None or reference.test_key != trial.test_key:
+                        or reference.probs is None or reference.val_key != trial.val_key:
                     continue
                 out = paired_bootstrap(results.labels, reference.probs, trial.probs,
                                        results.clusters, metric=results.metric,
@@ -231,13 +234,20 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
         )
     labels = clusters = None
     first = trials[0].folder
-    predictions = json.loads((study_dir / first / "metrics.json").read_text()).get("predictions")
+    stored = json.loads((study_dir / first / "metrics.json").read_text()).get("predictions")
+    predictions = (stored or {}).get("val")
     if predictions and predictions.get("labels") is not None:
         labels = np.asarray(predictions["labels"], dtype=np.int64)
         clusters = np.asarray(predictions["clusters"], dtype=str)
-    results = StudyResults(study_dir, metric, fraction, level, trials, labels, clusters,
+    policies = [t for t in trials if t.baseline is None]
+    if not policies:
+        raise XraySSLError(
+            f"{study_dir} has only floors (baselines) finished, no policy trial yet; "
+            "let the study run on: xrayssl study run CONFIG"
+        )
+    results = StudyResults(study_dir, metric, fraction, level, policies, labels, clusters,
                            base=str(space.get("base", "")), ops=list(space.get("ops") or []),
-                           notes=notes)
+                           notes=notes, floors=[t for t in trials if t.baseline is not None])
     _compare(results, n_boot, seed)
     return results
 
@@ -353,7 +363,15 @@ def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
             row[f"{slot}_significant"] = (
                 "" if not block else str(block.get("p_holm", 1.0) < ALPHA).lower()
             )
+        row["baseline"] = ""
         row["folder"] = t.folder
+        rows.append(row)
+    for t in results.floors:
+        row = {key: "" for key in (rows[0] if rows else {})}
+        row.update({"rank": "", "method": t.method, "policy": t.policy, "seed": t.seed,
+                    results.metric: _fmt(t.value, 4), f"{results.metric}_lo": _fmt(t.lo, 4),
+                    f"{results.metric}_hi": _fmt(t.hi, 4), "baseline": t.baseline,
+                    "folder": t.folder})
         rows.append(row)
     return rows
 
@@ -361,9 +379,10 @@ def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
 def render_markdown(results: StudyResults) -> str:
     metric = results.metric.upper()
     out = [f"# Study results: {results.study_dir.name}", "",
-           f"Objective: {results.level}-level {metric} at {results.fraction:.0%} of the training "
-           f"labels; {len(results.trials)} finished trials. Differences: paired bootstrap "
-           f"(patients resampled), Holm-corrected per method; * = p < {ALPHA}.", ""]
+           f"Objective: {results.level}-level {metric} on val at {results.fraction:.0%} of the "
+           f"training labels; {len(results.trials)} finished trials. Differences: paired "
+           f"bootstrap on val (patients resampled), Holm-corrected per method; "
+           f"* = p < {ALPHA}.", ""]
     out += ["## Best policy per method", ""]
     out.append(_markdown(["method", "policy", f"{metric} [95% CI]", "vs baseline"], [
         [m, t.policy, _ci(t.value, t.lo, t.hi), _diff(t.vs_baseline)]
@@ -376,6 +395,11 @@ def render_markdown(results: StudyResults) -> str:
         [[str(i), t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
           _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_best), _diff(t.vs_baseline)]
          for i, t in enumerate(results.ranked(), start=1)]))
+    if results.floors:
+        out += ["", "## Floors (baselines, on val)", ""]
+        out.append(_markdown(["baseline", "policy", f"{metric} [95% CI]", f"{other} [95% CI]"], [
+            [f"{t.baseline} (baseline)", t.policy, _ci(t.value, t.lo, t.hi),
+             _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.floors]))
     parts = results.best_per_body_part()
     if parts:
         out += ["", "## Best policy per body part", ""]

@@ -47,6 +47,7 @@ from optuna.trial import FrozenTrial, TrialState
 from xrayssl.config.study import StudyConfig
 from xrayssl.data.cache import atomic_write_text
 from xrayssl.errors import XraySSLError
+from xrayssl.study.floors import floor_points, is_floor_trial
 from xrayssl.study.space import (
     GridPoint,
     PolicyPair,
@@ -124,7 +125,8 @@ def policy_pairs(config: StudyConfig) -> list[PolicyPair]:
 
 
 def grid_points(config: StudyConfig) -> list[GridPoint]:
-    return grid(policy_pairs(config), config.methods, config.seeds)
+    """The policies' points, then the floors' (raw pixels, random init, supervised)."""
+    return grid(policy_pairs(config), config.methods, config.seeds) + floor_points(config)
 
 
 def default_storage_url(config: StudyConfig) -> str:
@@ -299,7 +301,7 @@ class StudyRunner:
         # Errors before this moment do not count against max_attempts with --retry-failed.
         self.failures_since = datetime.now() if retry_failed else datetime.min
         self.search = config.space.kind == "search"
-        self.points = [] if self.search else grid_points(config)
+        self.points = floor_points(config) if self.search else grid_points(config)
         self.study = self._open_study()
         self._write_study_files()
 
@@ -367,7 +369,7 @@ class StudyRunner:
         """Points that should have a live trial: the grid, or a search's interrupted trials."""
         if not self.search:
             return [(point, {}) for point in self.points]
-        wanted = []
+        wanted: list[tuple[GridPoint, dict[str, Any]]] = [(p, {}) for p in self.points]
         for trial in trials:
             if trial.state == TrialState.FAIL and KEY in trial.user_attrs and (
                 "error" not in trial.user_attrs and "duplicate_of" not in trial.user_attrs
@@ -484,8 +486,9 @@ class StudyRunner:
         assert self.config.space.n_trials is not None
         counted = [
             t for t in trials
-            if t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-            or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+            if (t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+                or (t.state == TrialState.FAIL and "error" in t.user_attrs))
+            and not is_floor_trial(t)  # the floors come on top of the policy budget
         ]
         return self.config.space.n_trials - len(counted)
 
@@ -626,7 +629,8 @@ class StudyRunner:
     # -- reporting ------------------------------------------------------------------------
 
     def _best(self, complete: Sequence[FrozenTrial]) -> tuple[str, float] | None:
-        scored = [t for t in complete if t.value is not None and "reused_from" not in t.user_attrs]
+        scored = [t for t in complete if t.value is not None and "reused_from" not in t.user_attrs
+                  and not is_floor_trial(t)]
         if not scored:
             return None
         best = max(scored, key=lambda t: float(t.value or 0.0))

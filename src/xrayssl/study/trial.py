@@ -30,6 +30,7 @@ from xrayssl.config.probe import ProbeConfig
 from xrayssl.config.study import ObjectiveSettings, StudyConfig
 from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
 from xrayssl.errors import XraySSLError
+from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 
@@ -65,7 +66,8 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
             assert data.source is not None
             records = load_source(data.source, body_parts=data.body_parts)
         clahe = None if data.clahe else {"enabled": False}
-        return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress)
+        return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress,
+                             splits=data.splits)
 
 
 def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> PretrainConfig:
@@ -116,19 +118,26 @@ def check_study(config: StudyConfig) -> None:
 
 
 def objective_value(metrics: dict[str, Any], objective: ObjectiveSettings) -> float:
-    """The number a trial is ranked by, read from its metrics.json content."""
+    """The number a trial is ranked by, read from the val block of its metrics.json content
+    (selection never reads test)."""
     for block in metrics.get("results", {}).values():
         if abs(float(block.get("fraction", -1)) - objective.fraction) > 1e-9:
             continue
-        level = (block.get("metrics", {}).get("overall") or {}).get(objective.level)
+        val = (block.get("val") or {}).get("metrics")
+        if val is None:
+            raise XraySSLError(
+                "these metrics have no val block (made before the train/val/test protocol); "
+                "run the trial again"
+            )
+        level = (val.get("overall") or {}).get(objective.level)
         if not level:
             raise XraySSLError(
-                f"no {objective.level}-level metrics (the test set may have one image per "
+                f"no {objective.level}-level metrics (the val split may have one image per "
                 "study); set objective.level to image"
             )
         value = (level.get(objective.metric) or {}).get("value")
         if value is None:
-            raise XraySSLError(f"metric {objective.metric} is undefined on this test set")
+            raise XraySSLError(f"metric {objective.metric} is undefined on the val split")
         return float(value)
     raise XraySSLError(f"no results at label fraction {objective.fraction:g}")
 
@@ -169,6 +178,10 @@ class PipelineTrial:
         if metrics_path.is_file():  # finished before its worker died: only read it back
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             return self._outcome(metrics)
+        if floor_kind(ctx.point) is not None:
+            metrics = self._run_floor(ctx)
+            atomic_write_json(metrics_path, metrics)
+            return self._outcome(metrics)
         pretrain = pretrain_config(self.config, ctx.point, self.progress)
         probe = probe_config(self.config)
         atomic_write_text(folder / CONFIG_FILE, yaml.safe_dump({
@@ -194,6 +207,33 @@ class PipelineTrial:
         )
         atomic_write_json(metrics_path, metrics)
         return self._outcome(metrics)
+
+    def _run_floor(self, ctx: TrialContext) -> dict[str, Any]:
+        """A floor's trial: the same cache, splits and label fractions, no pretraining."""
+        from xrayssl.evaluate.run import evaluate_baseline
+
+        kind = floor_kind(ctx.point)
+        assert kind is not None
+        probe = floor_probe_config(probe_config(self.config), ctx.point)
+        encoder = floor_encoder(self.config)
+        atomic_write_text(ctx.trial_dir / CONFIG_FILE, yaml.safe_dump({
+            "study": self.config.name,
+            "key": ctx.point.key,
+            "baseline": kind,
+            "method": ctx.point.method,
+            "policy": ctx.point.policy.view1,
+            "policy_b": None,
+            "seed": ctx.point.seed,
+            "encoder": None if kind == "raw" else encoder,
+            "probe": probe.model_dump(mode="json"),
+            "objective": self.config.objective.model_dump(mode="json"),
+        }, sort_keys=False))
+        say = (lambda msg: print(f"  {kind} floor: {msg}", file=sys.stderr)) \
+            if self.progress else None
+        metrics = evaluate_baseline(kind, self.cache, encoder_name=encoder, config=probe,
+                                    progress=say)
+        metrics["model"].update({"trial": ctx.trial_dir.name, "seed": ctx.point.seed})
+        return metrics
 
     @staticmethod
     def _pretraining_finished(summary: Path, epochs: int) -> bool:
