@@ -8,9 +8,9 @@ from xrayssl.errors import XraySSLError
 
 
 def test_cache_roundtrip_and_select(make_cache: MakeCache) -> None:
-    cache = make_cache(n=16, size=16)
+    cache = make_cache(n=40, size=16)
     again = PreparedCache.open(cache.root)
-    assert again.images.shape == (16, 16, 16)
+    assert again.images.shape == (40, 16, 16)
     assert again.records == cache.records
     assert set(again.labels.tolist()) == {0, 1}
     test = again.select(splits=["test"])

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
-            help="force the source type: mura, folders, manifest, npz or dicom")] = None,
+            help="force the source layout: mura, folders, manifest, npz or dicom")] = None,
         val_fraction: Annotated[float, typer.Option(
             help="share of the training images carved out (by patient) as val, when the "
                  "source has no val split besides its test split")] = 0.15,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-DEFAULT_COLUMNS = ("auroc", "kappa", "accuracy", "sensitivity", "specificity", "f1")
+DEFAULT_COLUMNS = (
+    "auroc", "kappa", "accuracy", "sensitivity", "specificity", "precision", "f1",
+)
 
 
 def model_label(metrics: dict[str, Any]) -> str:
