@@ -54,8 +54,7 @@ def build_signal_cache(
             body_part=body_parts[patient % len(body_parts)],
             patient_id=f"p{patient:03d}",
             study_id=f"p{patient:03d}/s{study}",
-            # Every fifth patient: with 2 or 3 body parts, each part has some.
-            split="valid" if patient % 5 == 4 else "train",
+            split="valid" if patient % 4 == 3 else "train",
             source="test",
             mask_path=f"masks/{i}.png" if with_masks else None,
         ))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import yaml
 from conftest import MakeCache
 
 from study.conftest import MakeConfig
+from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.floors import floor_kind, floor_points
 from xrayssl.study.results import write_results
 from xrayssl.study.runner import StudyRunner, grid_points
@@ -58,23 +58,24 @@ def test_floors_run_once_beside_the_policies_and_are_never_ranked(
         folder = config.study_dir / point.slug
         written = yaml.safe_load((folder / "config.yaml").read_text())
         assert written["baseline"] == floor_kind(point)
-        metrics = json.loads((folder / "metrics.json").read_text())
-        assert metrics["model"]["baseline"] is True
-        # Same splits and fractions as the policies: val and test blocks at both fractions.
-        assert set(metrics["results"]) == {"0.5", "1"}
-        assert metrics["data"]["val"]["n"] > 0 and metrics["data"]["test"]["n"] > 0
+        metrics = RunMetrics.read(folder / "metrics.json")
+        assert metrics.run.kind == "baseline" and metrics.run.baseline == floor_kind(point)
+        # Same splits and fractions as the policies: val and test scores at both fractions.
+        assert set(metrics.fractions) == {"0.5", "1"}
+        assert all(set(f.scores) == {"val", "test"} for f in metrics.fractions.values())
+        assert metrics.splits["val"].n and metrics.splits["test"].n
         if point.method != "floor:raw":
-            assert written["encoder"] == pretrain_tiny.TINY
-    supervised = json.loads((config.study_dir / floor_points(config)[2].slug / "metrics.json")
-                            .read_text())
-    assert supervised["model"]["supervised"]["policy"] == "crop"
+            assert written["pretrain"]["encoder"] == pretrain_tiny.TINY
+    supervised = RunMetrics.read(config.study_dir / floor_points(config)[2].slug
+                                 / "metrics.json")
+    assert supervised.model["supervised"]["policy"] == "crop"
 
     again = StudyRunner(config, PipelineTrial(config, cache, progress=False),
                         progress=None).run()
     assert again.ran_here == 0  # run exactly once: a second run finds them all done
 
     results = write_results(config.study_dir, n_boot=50)
-    assert [t.baseline for t in results.trials] == [None]
-    assert sorted(str(t.baseline) for t in results.floors) == ["random", "raw", "supervised"]
+    assert [t.baseline for t in results.trials] == [False]
+    assert sorted(t.view1 for t in results.baselines) == ["random", "raw", "supervised"]
     text = (config.study_dir / "results" / "results.md").read_text()
     assert "raw (baseline)" in text and "supervised (baseline)" in text

@@ -7,10 +7,10 @@ the study ranks by and the study's objective must come out identical; the test b
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from xrayssl.data.cache import IMAGES_FILE, MASKS_FILE, PreparedCache, write_ind
 from xrayssl.evaluate.run import evaluate_encoder
 from xrayssl.models.encoders import load_encoder
 from xrayssl.models.pretrain import run_pretraining
+from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.trial import objective_value
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
@@ -45,18 +46,17 @@ def poisoned_copy(cache: PreparedCache, root: Path) -> PreparedCache:
     return PreparedCache.open(root)
 
 
-def without_test(metrics: dict[str, object]) -> dict[str, object]:
-    """Everything of a metrics.json except what test labels may change."""
-    out = json.loads(json.dumps(metrics))
-    del out["timing"]
-    for block in out["results"].values():
-        del block["metrics"], block["seed_spread"]
-        for run in block["runs"]:
-            del run["seconds"]
-    predictions = out["predictions"]
-    del predictions["labels"]
-    out["data"] = {k: v for k, v in out["data"].items()
-                   if k not in ("cache", "splits", "n_test_positive", "test")}
+def without_test(metrics: RunMetrics) -> dict[str, Any]:
+    """Everything of a metrics.json except what test labels may change (and timings)."""
+    out = metrics.model_dump(mode="json")
+    del out["timing"], out["data"]["cache"]
+    for block in out["fractions"].values():
+        test = block["scores"]["test"]
+        block["scores"]["test"] = {"predictions": test["predictions"]}  # labels do not move it
+        for fit in block["fits"]:
+            del fit["seconds"]
+    test_split = out["splits"]["test"]
+    del test_split["labels"], test_split["n_positive"]
     return out
 
 
@@ -89,9 +89,12 @@ def test_poisoned_test_labels_change_only_the_test_block(
     objective = ObjectiveSettings(metric="auroc", fraction=1.0)
     assert objective_value(metrics[0], objective) == objective_value(metrics[1], objective)
     # The test block is where the poison shows: flipped labels turn AUROC into 1 - AUROC.
-    clean_auroc = metrics[0]["results"]["1"]["metrics"]["overall"]["image"]["auroc"]["value"]
-    bad_auroc = metrics[1]["results"]["1"]["metrics"]["overall"]["image"]["auroc"]["value"]
-    assert abs(clean_auroc + bad_auroc - 1) < 1e-9 and clean_auroc != bad_auroc
+    clean_auroc = metrics[0].estimate("auroc", 1.0, split="test")
+    bad_auroc = metrics[1].estimate("auroc", 1.0, split="test")
+    assert clean_auroc is not None and bad_auroc is not None
+    assert clean_auroc.value is not None and bad_auroc.value is not None
+    assert abs(clean_auroc.value + bad_auroc.value - 1) < 1e-9
+    assert clean_auroc.value != bad_auroc.value
 
 
 def pretrain_tiny_config() -> PretrainConfig:

@@ -5,11 +5,11 @@ Layout of a cache folder::
     images.npy    (N, S, S) uint8, opened as a read-only memory map
     masks.npy     (N, S, S) uint8 lesion masks (0/255), only when the source has masks
     index.json    {"version", "size", "config", "config_hash", "splits", "records": [...]}
+    skipped.csv   path,reason for every input that could not be used
 
 ``splits`` says how the train / val / test splits of the records were made
 (:func:`xrayssl.data.splits.protocol_splits`); an index written before splits were recorded
 gets them by the same rule when it is opened.
-    skipped.csv   path,reason for every input that could not be used
 
 ``index.json`` is written last and atomically, so a folder without it is never mistaken for
 a finished cache.
@@ -25,17 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from xrayssl.atomic import atomic_write_json, atomic_write_text
+from xrayssl.atomic import atomic_write_json
 from xrayssl.data.records import Record
 from xrayssl.data.splits import protocol_splits
 from xrayssl.errors import XraySSLError
 
-__all__ = [
-    "PreparedCache",
-    "atomic_write_json",
-    "atomic_write_text",
-    "write_index",
-]
+__all__ = ["PreparedCache", "write_index"]
 
 CACHE_VERSION = 1
 INDEX_FILE = "index.json"
@@ -57,6 +52,8 @@ class PreparedCache:
     masks: np.ndarray | None = None  # (N, S, S) uint8 memmap or None
     splits: dict[str, Any] = field(default_factory=dict)  # how train/val/test were made
     _labels: np.ndarray | None = field(default=None, repr=False)
+    _patients: np.ndarray | None = field(default=None, repr=False)
+    _studies: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: str | Path) -> PreparedCache:
@@ -113,6 +110,25 @@ class PreparedCache:
                 [-1 if r.label is None else r.label for r in self.records], dtype=np.int64
             )
         return self._labels
+
+    @property
+    def patient_ids(self) -> np.ndarray:
+        """(N,) str: each image's resampling unit, its patient, else its study, else its path.
+
+        Built once: splits, bootstraps and study-level scores index it many times.
+        """
+        if self._patients is None:
+            self._patients = np.asarray(
+                [r.patient_id or r.study_id or r.path for r in self.records], dtype=str
+            )
+        return self._patients
+
+    @property
+    def study_ids(self) -> np.ndarray:
+        """(N,) str: each image's study, else its path (one study per image)."""
+        if self._studies is None:
+            self._studies = np.asarray([r.study_id or r.path for r in self.records], dtype=str)
+        return self._studies
 
     def select(
         self,

@@ -266,22 +266,20 @@ class EvalSplit:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
-    how: str
+    how: str  # all three, in one line
+    how_val: str = ""
+    how_test: str = ""
 
 
 def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     """The resampling unit of an image: its patient, else its study, else the image itself."""
-    out = []
-    for i in indices:
-        r = cache.records[int(i)]
-        out.append(r.patient_id or r.study_id or r.path)
-    return np.asarray(out, dtype=str)
+    out: np.ndarray = cache.patient_ids[np.asarray(indices, dtype=np.int64)]
+    return out
 
 
 def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
-    return np.asarray(
-        [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
-    )
+    out: np.ndarray = cache.study_ids[np.asarray(indices, dtype=np.int64)]
+    return out
 
 
 def describe_splits(info: dict[str, Any]) -> str:
@@ -322,7 +320,9 @@ def make_split(cache: PreparedCache, body_parts: Sequence[str] | None) -> EvalSp
             f"(splits: {describe_splits(cache.splits)}); prepare it again with a larger "
             "--val-fraction/--test-fraction or more patients"
         )
-    return EvalSplit(parts["train"], parts["val"], parts["test"], describe_splits(cache.splits))
+    how = cache.splits.get("how") or {}
+    return EvalSplit(parts["train"], parts["val"], parts["test"], describe_splits(cache.splits),
+                     how_val=str(how.get("val", "")), how_test=str(how.get("test", "")))
 
 
 def label_subset(

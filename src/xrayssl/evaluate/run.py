@@ -1,12 +1,12 @@
-"""Evaluate an encoder (or a baseline) on a prepared cache -> the content of ``metrics.json``.
+"""Evaluate an encoder (or a baseline) on a prepared cache -> a ``RunMetrics`` (metrics.json).
 
 The three splits are the cache's own (:mod:`xrayssl.data.splits`): the probe is fitted on
-``train`` (its C chosen by grouped CV inside it) and predicts ``val`` and ``test``. For each
-label fraction, a stratified patient-grouped subset of the training images trains the probe
-(several subsets/seeds for fractions < 1). The decision threshold of each probe is chosen on
-its val predictions and applied unchanged to test. Both splits get their own metrics block;
-every val and test prediction is kept so two models can later be compared image by image
-(paired bootstrap) on val for selection and on test for the report.
+``train`` (its C chosen by grouped CV inside it) and scores ``val`` and ``test``, each in its
+own ``scores`` block. For each label fraction, a stratified patient-grouped subset of the
+training images trains the probe (several subsets/seeds for fractions < 1). Each probe's
+decision threshold (kappa, sensitivity, specificity) is chosen on its val predictions and
+applied unchanged to test. Every val and test prediction is kept so two models can later be
+compared image by image (paired bootstrap): on val to select, on test to report.
 """
 
 from __future__ import annotations
@@ -42,8 +42,20 @@ from xrayssl.evaluate.metrics import (
     metrics_with_ci,
 )
 from xrayssl.evaluate.probe import LinearProbe, fit_probe
-
-METRICS_FORMAT = "xrayssl-metrics-v1"
+from xrayssl.runs.metrics_file import (
+    DataInfo,
+    FractionResult,
+    GroupScores,
+    HeldOutSplit,
+    ProbeFit,
+    RunIdentity,
+    RunMetrics,
+    Scores,
+    SeedSpread,
+    SplitScores,
+    TrainSplit,
+    fraction_key,
+)
 
 # fit_predict(train_positions, seed) -> (logits of val then test (N_val + N_test,), what was
 # fitted). Logits, not probabilities: a confident model's probabilities round to exact ties
@@ -56,153 +68,133 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fraction_key(fraction: float) -> str:
-    return f"{fraction:g}"
-
-
-def _metrics_block(
+def _scores(
     cache: PreparedCache, test: np.ndarray, probs: np.ndarray, config: ProbeConfig,
     seed: int, thresholds: list[float],
-) -> dict[str, Any]:
-    """Image- and study-level metrics, overall and per body part; probs (S, N) on ``test``
-    (either evaluated split), one decision threshold per prediction set."""
+) -> tuple[GroupScores, dict[str, GroupScores]]:
+    """Image- and study-level scores, overall and per body part; probs (S, N) on ``test``
+    (either scored split), one decision threshold per prediction set."""
     y = cache.labels[test]
     patients = patient_ids(cache, test)
     studies = study_ids(cache, test)
     parts = np.asarray([cache.records[int(i)].body_part for i in test])
 
-    def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> dict[str, Any] | None:
+    def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> Scores | None:
         if len(np.unique(y_)) < 2:
             return None  # AUROC undefined: a body part with one class in this split
-        return metrics_with_ci(y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
-                               threshold=thresholds, level=config.ci_level)
+        return Scores.from_flat(metrics_with_ci(
+            y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
+            threshold=thresholds, level=config.ci_level))
 
-    def level(mask: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {"image": ci(y[mask], probs[:, mask], patients[mask])}
+    def group(mask: np.ndarray) -> GroupScores:
+        out = GroupScores(image=ci(y[mask], probs[:, mask], patients[mask]))
         if len(np.unique(studies[mask])) < mask.sum():  # some study has several images
             sp, sy, sc, _ = aggregate_studies(probs[:, mask], y[mask], studies[mask],
                                               patients[mask])
-            out["study"] = ci(sy, sp, sc)
+            out.study = ci(sy, sp, sc)
         return out
 
-    block: dict[str, Any] = {"overall": level(np.ones(len(test), dtype=bool))}
     unique_parts = sorted(set(parts.tolist()))
-    if len(unique_parts) > 1:
-        block["by_body_part"] = {p: level(parts == p) for p in unique_parts}
-    return block
+    by_part = {p: group(parts == p) for p in unique_parts} if len(unique_parts) > 1 else {}
+    return group(np.ones(len(test), dtype=bool)), by_part
 
 
-def _seed_spread(
-    cache: PreparedCache, indices: np.ndarray, probs: np.ndarray, thresholds: list[float]
-) -> dict[str, Any]:
-    """Each metric per prediction set (label subset / seed) and their SD; {} for one set."""
-    if len(probs) < 2:
-        return {}
-    y = cache.labels[indices]
-    per_seed = [
-        metrics_with_ci(y, p, patient_ids(cache, indices), n_boot=0, threshold=t)
-        for p, t in zip(probs, thresholds, strict=True)
-    ]
+def _seed_spread(cache: PreparedCache, test: np.ndarray, probs: np.ndarray,
+                 thresholds: list[float]) -> dict[str, SeedSpread]:
+    """Each metric of every label subset's probe on its own; probs (S, N), S > 1."""
+    y = cache.labels[test]
+    per_seed = [metrics_with_ci(y, p, patient_ids(cache, test), n_boot=0, threshold=t)
+                for p, t in zip(probs, thresholds, strict=True)]
     return {
-        m: {"values": [r[m]["value"] for r in per_seed],
-            "sd": float(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
-                                   for r in per_seed], ddof=1))}
+        m: SeedSpread(values=[r[m]["value"] for r in per_seed],
+                      sd=_finite(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
+                                            for r in per_seed], ddof=1)))
         for m in METRICS
     }
 
 
-def _thresholds(
-    config: ProbeConfig, y_val: np.ndarray, val_probs: np.ndarray
-) -> list[float]:
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _thresholds(config: ProbeConfig, y_val: np.ndarray, val_probs: np.ndarray) -> list[float]:
     """One threshold per prediction set: fixed by the config, or chosen on its val scores."""
     if config.threshold is not None:
         return [config.threshold] * len(val_probs)
     return [choose_threshold(y_val, p) for p in val_probs]
 
 
-def _split_data(cache: PreparedCache, indices: np.ndarray) -> dict[str, Any]:
-    return {
-        "n": len(indices),
-        "n_positive": int(cache.labels[indices].sum()),
-        "n_patients": len(set(patient_ids(cache, indices).tolist())),
-    }
+def _split_scores(cache: PreparedCache, indices: np.ndarray, probs: np.ndarray,
+                  config: ProbeConfig, thresholds: list[float]) -> SplitScores:
+    overall, by_part = _scores(cache, indices, probs, config, 0, thresholds)
+    return SplitScores(
+        overall=overall, by_body_part=by_part,
+        seed_spread=_seed_spread(cache, indices, probs, thresholds) if len(probs) > 1 else {},
+        predictions=probs.tolist(),
+    )
+
+
+def _held_out(cache: PreparedCache, indices: np.ndarray, how: str) -> HeldOutSplit:
+    y = cache.labels[indices]
+    return HeldOutSplit(
+        how=how, indices=indices.tolist(), labels=y.tolist(),
+        clusters=patient_ids(cache, indices).tolist(), n=len(indices),
+        n_positive=int(y.sum()), n_patients=len(set(patient_ids(cache, indices).tolist())),
+        body_parts=sorted({cache.records[int(i)].body_part for i in indices}),
+    )
 
 
 def evaluate_predictor(
     cache: PreparedCache,
     fit_predict: FitPredict,
     *,
+    run: RunIdentity,
     model: dict[str, Any],
     config: ProbeConfig,
     split: EvalSplit,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Run ``fit_predict`` for every label fraction and seed; collect metrics and predictions.
+) -> RunMetrics:
+    """Run ``fit_predict`` for every label fraction and seed; collect scores and predictions.
 
-    ``results[<fraction>]`` holds the test block (``metrics``, ``seed_spread``: reported once,
-    for what was selected) and the val block (``val``: everything that selects reads it).
+    Each fraction gets a ``val`` block (everything that selects reads it) and a ``test``
+    block (reported once, for what was selected and for the floors).
     """
     say = progress or (lambda _msg: None)
-    results: dict[str, Any] = {}
-    predictions: dict[str, list[list[float]]] = {}
-    val_predictions: dict[str, list[list[float]]] = {}
+    fractions: dict[str, FractionResult] = {}
     n_val = len(split.val)
     y_val = cache.labels[split.val]
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
-        runs, logits = [], []
+        fits, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
             position = np.searchsorted(split.train, subset)  # split.train is sorted
             logit, fitted = fit_predict(position, seed)
             logits.append(np.asarray(logit, dtype=np.float64))
-            runs.append({
-                "seed": seed,
-                "n_train": len(subset),
-                "n_train_positive": int(cache.labels[subset].sum()),
-                "n_train_patients": len(set(patient_ids(cache, subset).tolist())),
-                "seconds": round(time.perf_counter() - started, 3),
-                **fitted,
-            })
+            fits.append(ProbeFit(
+                seed=seed, n_train=len(subset),
+                n_train_positive=int(cache.labels[subset].sum()),
+                n_train_patients=len(set(patient_ids(cache, subset).tolist())),
+                seconds=round(time.perf_counter() - started, 3), fitted=fitted,
+            ))
             say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
         probs = sigmoid(np.stack(logits))  # (S, N_val + N_test)
         val_probs, test_probs = probs[:, :n_val], probs[:, n_val:]
         thresholds = _thresholds(config, y_val, val_probs)
-        for run, threshold in zip(runs, thresholds, strict=True):
-            run["threshold"] = threshold
-        results[_fraction_key(fraction)] = {
-            "fraction": fraction, "runs": runs,
-            "metrics": _metrics_block(cache, split.test, test_probs, config, 0, thresholds),
-            "seed_spread": _seed_spread(cache, split.test, test_probs, thresholds),
-            "val": {
-                "metrics": _metrics_block(cache, split.val, val_probs, config, 0, thresholds),
-                "seed_spread": _seed_spread(cache, split.val, val_probs, thresholds),
-            },
-        }
-        # Unrounded: rounding probabilities would create ties and shift AUROC.
-        predictions[_fraction_key(fraction)] = test_probs.tolist()
-        val_predictions[_fraction_key(fraction)] = val_probs.tolist()
-    y_test = cache.labels[split.test]
-    return {
-        "format": METRICS_FORMAT,
-        "model": model,
-        "data": {
-            "cache": str(cache.root),
-            "config_hash": cache.config_hash,
-            "image_size": cache.size,
-            "body_parts": sorted({cache.records[int(i)].body_part for i in split.test}),
-            "split": split.how,
-            "splits": cache.splits,
-            "n_train": len(split.train),
-            "n_train_patients": len(set(patient_ids(cache, split.train).tolist())),
-            "n_test": len(split.test),
-            "n_test_positive": int(y_test.sum()),
-            "n_test_patients": len(set(patient_ids(cache, split.test).tolist())),
-            "val": _split_data(cache, split.val),
-            "test": _split_data(cache, split.test),
-        },
-        "evaluation": {
+        for fit, threshold in zip(fits, thresholds, strict=True):
+            fit.fitted["threshold"] = threshold
+        fractions[fraction_key(fraction)] = FractionResult(fraction=fraction, fits=fits, scores={
+            "val": _split_scores(cache, split.val, val_probs, config, thresholds),
+            "test": _split_scores(cache, split.test, test_probs, config, thresholds),
+        })
+    test_parts = sorted({cache.records[int(i)].body_part for i in split.test})
+    return RunMetrics(
+        run=run,
+        model=model,
+        data=DataInfo(cache=str(cache.root), config_hash=cache.config_hash,
+                      image_size=cache.size, body_parts=test_parts),
+        evaluation={
             **config.model_dump(mode="json"),
             "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
@@ -210,21 +202,14 @@ def evaluate_predictor(
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
             "threshold_rule": ("chosen on val per probe (Youden's J), applied to test"
                                if config.threshold is None else f"fixed at {config.threshold}"),
+            "splits": cache.splits,
         },
-        "results": results,
-        "predictions": {
-            "test_indices": split.test.tolist(),
-            "labels": y_test.tolist(),
-            "clusters": patient_ids(cache, split.test).tolist(),
-            "by_fraction": predictions,  # P(abnormal), (seeds, N_test) per fraction
-            "val": {
-                "indices": split.val.tolist(),
-                "labels": y_val.tolist(),
-                "clusters": patient_ids(cache, split.val).tolist(),
-                "by_fraction": val_predictions,  # P(abnormal), (seeds, N_val) per fraction
-            },
-        },
-    }
+        train=TrainSplit(n=len(split.train),
+                         n_patients=len(set(patient_ids(cache, split.train).tolist()))),
+        splits={"val": _held_out(cache, split.val, split.how_val),
+                "test": _held_out(cache, split.test, split.how_test)},
+        fractions=fractions,
+    )
 
 
 def _probe_fit_predict(
@@ -253,14 +238,16 @@ def evaluate_encoder(
     seeds: int | None = None,
     config: ProbeConfig | None = None,
     model: dict[str, Any] | None = None,
+    run: RunIdentity | None = None,
     feature_cache_dir: Path | None = None,
     encoder_key: str | None = None,
     probe_out: Path | None = None,
     device: torch.device | str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Linear-probe evaluation of a frozen encoder; returns the metrics.json dict.
+) -> RunMetrics:
+    """Linear-probe evaluation of a frozen encoder -> the content of metrics.json.
 
+    ``run`` names what is evaluated (default: a lone ``xrayssl probe`` of an encoder).
     ``probe_out`` saves the probe fitted on 100% of the training labels (for Grad-CAM).
     """
     config = _configure(config, fractions, body_parts, seeds)
@@ -282,10 +269,10 @@ def evaluate_encoder(
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
     description.setdefault("feature_dim", int(features.shape[1]))
-    out = evaluate_predictor(cache, fit_predict, model=description, config=config, split=split,
-                             progress=say)
-    out["timing"] = {"feature_seconds": round(feature_seconds, 3),
-                     "total_seconds": round(time.perf_counter() - started, 3)}
+    out = evaluate_predictor(cache, fit_predict, run=run or RunIdentity(kind="probe"),
+                             model=description, config=config, split=split, progress=say)
+    out.timing = {"feature_seconds": round(feature_seconds, 3),
+                  "total_seconds": round(time.perf_counter() - started, 3)}
     if probe_out is not None and "full" in keep:
         keep["full"].save(probe_out)
     return out
@@ -304,17 +291,19 @@ def evaluate_baseline(
     device: torch.device | str | None = None,
     feature_cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """``raw`` / ``random`` / ``imagenet`` go through the linear probe; ``supervised`` trains
     the encoder end to end on the same label subsets and reports its own head's predictions."""
     config = _configure(config, fractions, body_parts, seeds)
     model: dict[str, Any] = {"kind": kind, "baseline": True}
+    run = RunIdentity(kind="baseline", baseline=kind)
     if kind != "supervised":
         encoder = build_baseline_encoder(kind, encoder_name=encoder_name, image_size=cache.size,
                                          weights=weights, raw_size=config.raw_size)
         if kind != "raw":
             model["encoder_name"] = encoder_name
-        return evaluate_encoder(encoder, cache, config=config, model=model, device=device,
+        return evaluate_encoder(encoder, cache, config=config, model=model, run=run,
+                                device=device,
                                 feature_cache_dir=feature_cache_dir, progress=progress)
     split = make_split(cache, config.body_parts)
     dev = torch.device(device) if device is not None else default_device()
@@ -339,9 +328,9 @@ def evaluate_baseline(
             "history": trained.history,
         }
 
-    out = evaluate_predictor(cache, fit_predict, model=model, config=config, split=split,
-                             progress=progress)
-    out["timing"] = {"total_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
+    out = evaluate_predictor(cache, fit_predict, run=run, model=model, config=config,
+                             split=split, progress=progress)
+    out.timing = {"total_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
     return out
 
 

@@ -7,15 +7,18 @@ draws:
 
 * the value of a policy: the mean metric over its seeds and subsets, with a 95% CI;
 * the best: the highest value;
-* the top set: the best and every policy whose paired difference to the best is not
-  significant after Holm's correction over the comparisons (two-sided bootstrap p-values,
-  so a policy leaves the top set only when the data say it is worse);
+* the top set: the best and every policy whose gap to the best is not significant after
+  Holm's correction over the comparisons. The best was picked as the maximum, so its lead
+  over an equal policy is positive by construction; each gap is therefore tested against
+  the gap chance alone opens between the maximum and that policy: in every draw, centred
+  on the point values, ``max_k c_k - c_q`` (c: a draw minus its point value). The p-value
+  of policy q is the share of draws whose chance gap reaches its observed gap;
 * P(best): the share of draws in which the policy has the highest value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,19 +31,9 @@ from xrayssl.evaluate.uncertainty import (
     patient_draws,
     resample_sets,
 )
+from xrayssl.study.comparisons import holm
 
 ALPHA = 0.05
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    order = np.argsort(p_values)
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
 
 
 @dataclass
@@ -53,8 +46,8 @@ class Ranked:
     hi: float
     p_best: float
     in_top_set: bool
-    vs_best: Difference | None = None  # None for the best itself
-    p_holm: float | None = None
+    vs_best: Difference | None = None  # None for the best itself; its p: plain paired test
+    p_holm: float | None = None  # the selection-aware gap test, Holm-adjusted
 
 
 @dataclass
@@ -110,8 +103,18 @@ def rank_policies(
     rows = []
     differences = {n: difference_from_draws(values[best], values[n], draws[best], draws[n],
                                             level) for n in order[1:]}
-    adjusted = dict(zip(order[1:], holm([differences[n].p_value for n in order[1:]]),
-                        strict=True)) if len(order) > 1 else {}
+    centred = stacked - np.asarray([values[n] for n in names])[:, None]  # (K, B)
+    chance_max = np.nanmax(centred, axis=0)  # (B,)
+    gaps = {}
+    for i, name in enumerate(names):
+        if name == best:
+            continue
+        observed = values[best] - values[name]
+        chance = chance_max - centred[i]
+        finite = chance[np.isfinite(chance)]
+        gaps[name] = float(np.mean(finite >= observed)) if len(finite) else 1.0
+    adjusted = dict(zip(order[1:], holm([gaps[n] for n in order[1:]]), strict=True)) \
+        if len(order) > 1 else {}
     for name in order:
         finite = draws[name][np.isfinite(draws[name])]
         lo, hi = (np.percentile(finite, [tail, 100 - tail]) if len(finite)
