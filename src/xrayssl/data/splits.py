@@ -277,6 +277,14 @@ def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     return out
 
 
+def resampling_unit(cache: PreparedCache, indices: np.ndarray) -> str:
+    """What ``patient_ids`` resamples: patients, else studies, else single images (MedMNIST)."""
+    if len(set(patient_ids(cache, indices).tolist())) == len(indices):
+        return "image"  # one image per resampled unit: there is nothing to cluster
+    records = [cache.records[int(i)] for i in indices]
+    return "patient" if any(r.patient_id for r in records) else "study"
+
+
 def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     out: np.ndarray = cache.study_ids[np.asarray(indices, dtype=np.int64)]
     return out

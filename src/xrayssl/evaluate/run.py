@@ -27,6 +27,7 @@ from xrayssl.data.splits import (
     label_subset,
     make_split,
     patient_ids,
+    resampling_unit,
     study_ids,
 )
 from xrayssl.evaluate.baselines import (
@@ -163,12 +164,17 @@ def evaluate_predictor(
     fractions: dict[str, FractionResult] = {}
     n_val = len(split.val)
     y_val = cache.labels[split.val]
+    n_fits = sum(config.seeds if fraction < 1 else 1 for fraction in config.fractions)
+    n_fit = 0
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
         fits, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
+            n_fit += 1
+            say(f"probe {n_fit}/{n_fits}: {fraction:g} of the labels, seed {seed}, "
+                f"{len(subset)} training images")
             position = np.searchsorted(split.train, subset)  # split.train is sorted
             logit, fitted = fit_predict(position, seed)
             logits.append(np.asarray(logit, dtype=np.float64))
@@ -178,7 +184,8 @@ def evaluate_predictor(
                 n_train_patients=len(set(patient_ids(cache, subset).tolist())),
                 seconds=round(time.perf_counter() - started, 3), fitted=fitted,
             ))
-            say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
+            say(f"probe {n_fit}/{n_fits} done in {time.perf_counter() - started:.1f} s"
+                + (f" (C = {fitted['C']:g})" if "C" in fitted else ""))
         probs = sigmoid(np.stack(logits))  # (S, N_val + N_test)
         val_probs, test_probs = probs[:, :n_val], probs[:, n_val:]
         thresholds = _thresholds(config, y_val, val_probs)
@@ -188,6 +195,7 @@ def evaluate_predictor(
             "val": _split_scores(cache, split.val, val_probs, config, thresholds),
             "test": _split_scores(cache, split.test, test_probs, config, thresholds),
         })
+    unit = resampling_unit(cache, split.test)
     test_parts = sorted({cache.records[int(i)].body_part for i in split.test})
     return RunMetrics(
         run=run,
@@ -198,7 +206,8 @@ def evaluate_predictor(
             **config.model_dump(mode="json"),
             "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
-            "ci": "percentile bootstrap resampling patients (studies nest in patients)",
+            "ci": f"percentile bootstrap resampling {unit}s"
+                  + (" (studies nest in patients)" if unit == "patient" else ""),
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
             "threshold_rule": ("chosen on val per probe (Youden's J), applied to test"
                                if config.threshold is None else f"fixed at {config.threshold}"),
@@ -215,12 +224,13 @@ def evaluate_predictor(
 def _probe_fit_predict(
     train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, scored_x: np.ndarray,
     config: ProbeConfig, keep: dict[str, LinearProbe],
+    progress: Callable[[str], None] | None = None,
 ) -> FitPredict:
     def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         probe = fit_probe(
             train_x[position], train_y[position], train_groups[position], seed,
             cs=tuple(config.cs), n_splits=config.cv_folds, class_weight=config.class_weight,
-            max_iter=config.max_iter,
+            max_iter=config.max_iter, progress=progress,
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
@@ -264,7 +274,7 @@ def evaluate_encoder(
     keep: dict[str, LinearProbe] = {}
     fit_predict = _probe_fit_predict(
         train_x, cache.labels[split.train], patient_ids(cache, split.train), scored_x, config,
-        keep,
+        keep, progress=say,
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
