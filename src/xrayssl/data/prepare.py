@@ -287,10 +287,13 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    source_skipped: Sequence[tuple[str, str]] = (),
     splits: SplitConfig | None = None,
 ) -> PrepareResult:
     """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc).
 
+    ``source_skipped``: (path, reason) of entries the loader already could not use (an AI Hub
+    JSON without its image, ...); they are listed in ``skipped.csv`` with the rest.
     ``splits``: how train / val / test are made (:func:`protocol_splits`); a finished cache
     whose splits were made otherwise gets them remade, its pixels kept.
     """
@@ -335,7 +338,7 @@ def prepare(
 
     keep = np.flatnonzero(status == DONE)
     skipped = [(records[i].path, failures.get(int(i), "not processed")) for i in
-               np.flatnonzero(status != DONE)] + duplicates
+               np.flatnonzero(status != DONE)] + duplicates + list(source_skipped)
     atomic_write_text(out / SKIPPED_FILE, skipped_csv(skipped))
     if len(keep) == 0:
         reasons = sorted({reason for _, reason in skipped})
@@ -370,6 +373,7 @@ def prepare_cache(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    source_skipped: Sequence[tuple[str, str]] = (),
     splits: SplitConfig | None = None,
 ) -> PreparedCache:
     """Prepare ``records`` into ``out`` and return the opened cache.
@@ -382,7 +386,7 @@ def prepare_cache(
         PrepareConfig, {"size": size, "clahe": (clahe or ClaheConfig()).model_dump()}, "prepare"
     )
     result = prepare(records, out, config, workers=workers, progress=progress,
-                     overwrite=overwrite, splits=splits)
+                     overwrite=overwrite, source_skipped=source_skipped, splits=splits)
     if progress:
         print(result.summary(), file=sys.stderr)
     return result.cache

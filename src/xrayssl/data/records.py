@@ -20,7 +20,9 @@ class Record:
     :func:`xrayssl.data.splits.protocol_splits` turns it into ``train``/``val``/``test`` and
     keeps the source's word in ``source_split``.
     ``path`` may be a file path or, for array sources such as MedMNIST, ``file.npz#key/index``.
-    ``mask_path`` points at a lesion mask when one exists (synthetic data).
+    ``mask_path`` points at a lesion mask when one exists (synthetic data). ``condition``
+    names the finding behind the label when the source states it (AI Hub: ``Normal``,
+    ``Hallux_Valgus``, ...), for per-condition metrics; empty otherwise.
     """
 
     path: str
@@ -31,12 +33,18 @@ class Record:
     split: str | None = None
     source: str = ""
     mask_path: str | None = None
+    condition: str = ""
     source_split: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is an immutable scalar, so a shallow copy equals dataclasses.asdict,
         # which deep-copies and costs ~20x more (seconds on a 40,000-image index).
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        row = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if not row["condition"]:
+            # Left out when empty: the cache hash of every source without conditions stays
+            # what it was, so caches prepared before the field existed are still reused.
+            del row["condition"]
+        return row
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Record:
@@ -46,7 +54,7 @@ class Record:
         for key in ("mask_path", "split", "source_split"):
             if fields[key] in ("", "None"):
                 fields[key] = None
-        for key in ("body_part", "patient_id", "study_id", "source"):
+        for key in ("body_part", "patient_id", "study_id", "source", "condition"):
             if fields[key] is None:
                 fields[key] = "" if key != "body_part" else "unknown"
             else:
