@@ -150,9 +150,10 @@ class StudyResults:
     def best_per_body_part(self) -> dict[str, RunResult]:
         return best_per_body_part(self.ranked())
 
-    def label_efficiency(self, per_method: int = 3) -> list[RunResult]:
-        """Runs measured at two or more label fractions: the best ``per_method`` trials of each
-        method, then every baseline, best first."""
+    def label_efficiency(self) -> list[RunResult]:
+        """Runs measured at two or more label fractions: the best ``report.efficiency_trials``
+        trials of each method, and every baseline, best first."""
+        per_method = self.report.efficiency_trials
         taken: dict[str, int] = {}
         shown = []
         for run in self.ranked_runs():
