@@ -2,6 +2,11 @@
 
 Opening the storage, opening the study in it (refusing one started with other settings), the
 file lock that local workers share, and the ``study.yaml`` written beside the trials.
+
+A server URL may hold a password (``postgresql://user:secret@host/db``). It is never shown:
+every message that names the storage goes through ``redact_url`` / ``scrub``. Better still,
+leave the password out of the URL: libpq, under psycopg2, reads it from ``PGPASSWORD`` or
+from ``~/.pgpass`` (``PGPASSFILE``) when the URL has none.
 """
 
 from __future__ import annotations
@@ -9,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import re
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import optuna
 import yaml
@@ -40,6 +47,41 @@ def file_lock(path: Path) -> Iterator[None]:
 
 def default_storage_url(config: StudyConfig) -> str:
     return f"sqlite:///{(config.study_dir / STUDY_DB).resolve()}"
+
+
+HIDDEN = "***"
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
+def _passwords(url: str) -> list[str]:
+    """The password(s) a URL carries: in its user info and/or as a ``password=`` query."""
+    _scheme, sep, rest = url.partition("://")
+    found = [match.group(2) for match in _QUERY_PASSWORD.finditer(url)]
+    if sep:
+        userinfo, at, _host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    return [p for p in found if p]
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.split(':', 1)[0]}:{HIDDEN}@{host}"
+        url = f"{scheme}{sep}{rest}"
+    return _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{HIDDEN}", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's error, say) with the URL and its password hidden."""
+    text = text.replace(url, redact_url(url))
+    for password in _passwords(url):
+        for form in {password, unquote(password)}:
+            text = text.replace(form, HIDDEN)
+    return text
 
 
 def with_available_driver(url: str) -> str:
@@ -81,7 +123,9 @@ def open_storage(url: str, config: StudyConfig) -> RDBStorage:
                 )
         except Exception as err:  # the driver's own errors are many and unrelated
             if attempt == attempts - 1:
-                raise XraySSLError(f"cannot open study storage {url}: {err}") from None
+                raise XraySSLError(
+                    f"cannot open study storage {redact_url(url)}: {scrub(str(err), url)}"
+                ) from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
 
@@ -123,7 +167,10 @@ def open_study(
             load_if_exists=True,
         )
     except Exception as err:
-        raise XraySSLError(f"cannot open study {config.name!r}: {err}") from None
+        raise XraySSLError(
+            f"cannot open study {config.name!r} in {redact_url(storage_url)}: "
+            f"{scrub(str(err), storage_url)}"
+        ) from None
     fingerprint = config.fingerprint()
     stored = study.user_attrs.get("fingerprint")
     if stored is None:
@@ -131,7 +178,7 @@ def open_study(
         study.set_user_attr("kind", config.space.kind)
     elif stored != fingerprint:
         raise XraySSLError(
-            f"study {config.name!r} in {storage_url} was started with different "
+            f"study {config.name!r} in {redact_url(storage_url)} was started with different "
             "data/pretrain/probe/objective settings, so its trials are not comparable with "
             "this config. Give the study a new name, or restore the settings it was "
             f"started with (see {config.study_dir / 'study.yaml'})."

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xrayssl.config.data import DEFAULT_LABEL_MAP
 from xrayssl.data.dicom import is_dicom_file, read_dicom_header
-from xrayssl.data.io import UnreadableImageError
+from xrayssl.data.gray import UnreadableImageError
 from xrayssl.data.records import Record
 from xrayssl.data.sources.layout import (
     DICOM_SUFFIXES,
