@@ -13,6 +13,18 @@ from xrayssl.augment.spec import Policy, parse_policy
 from xrayssl.errors import XraySSLError
 
 VIEW_SEPARATOR = " | "
+EMPTY_POLICY = ("the augmentation policy is empty; write 'identity' for no augmentation, or ops "
+                "like 'crop+flip'")
+
+
+def split_views(spec: str) -> tuple[str, str | None]:
+    """``"A | B"`` -> ("A", "B"); ``"A"`` -> ("A", None). Each part is checked by the parser."""
+    parts = [part.strip() for part in spec.split("|")]
+    if len(parts) > 2:
+        raise XraySSLError(f"two-view spec {spec!r} has {len(parts)} parts; give 'A' or 'A | B'")
+    if not all(parts):
+        raise XraySSLError(f"policy {spec!r}: {EMPTY_POLICY}")
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 class TwoViews(nn.Module):
@@ -43,8 +55,5 @@ class TwoViews(nn.Module):
 
 def parse_views(spec: str) -> TwoViews:
     """``"A"`` -> symmetric views of policy A; ``"A | B"`` -> view one from A, view two from B."""
-    parts = spec.split("|")
-    if len(parts) > 2:
-        raise XraySSLError(f"two-view spec {spec!r} has {len(parts)} parts; give 'A' or 'A | B'")
-    policies = [parse_policy(part.strip()) for part in parts]
-    return TwoViews(policies[0], policies[1] if len(policies) == 2 else None)
+    first, second = split_views(spec)
+    return TwoViews(parse_policy(first), None if second is None else parse_policy(second))

@@ -60,7 +60,8 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
             records = load_mura(source, body_parts=data.body_parts)
         else:
             assert data.source is not None
-            records = load_source(data.source, body_parts=data.body_parts)
+            records = load_source(data.source, body_parts=data.body_parts,
+                                  body_part=data.body_part)
         clahe = None if data.clahe else {"enabled": False}
         return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress)
 
