@@ -28,7 +28,7 @@ from xrayssl.config.base import validate
 from xrayssl.config.study import ObjectiveSettings, ReportSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
-from xrayssl.runs.metrics_file import HELD_OUT, Estimate, RunKind, RunMetrics
+from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunKind, RunMetrics
 from xrayssl.runs.results_files import RESULTS_DIR
 from xrayssl.runs.trial_config import read_yaml_mapping
 from xrayssl.study.comparisons import holm
@@ -153,9 +153,10 @@ class StudyResults:
     def best_per_body_part(self) -> dict[str, RunResult]:
         return best_per_body_part(self.ranked())
 
-    def label_efficiency(self, per_method: int = 3) -> list[RunResult]:
-        """Runs measured at two or more label fractions: the best ``per_method`` trials of each
-        method, then every baseline, best first."""
+    def label_efficiency(self) -> list[RunResult]:
+        """Runs measured at two or more label fractions: the best ``report.efficiency_trials``
+        trials of each method, and every baseline, best first."""
+        per_method = self.report.efficiency_trials
         taken: dict[str, int] = {}
         shown = []
         for run in self.ranked_runs():
@@ -213,8 +214,8 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
     level = objective.level
     other = "auroc" if objective.metric == "kappa" else "kappa"
 
-    def estimates(which: str) -> dict[str, Estimate]:
-        group = scores.overall.level("image" if which == "image" else "study")
+    def estimates(at: Level) -> dict[str, Estimate]:
+        group = scores.overall.level(at)
         return {m: e for m, e in (group.metrics if group else {}).items() if e.value is not None}
 
     value = _value(scores.estimate(objective.metric, level))
