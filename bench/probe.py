@@ -58,22 +58,20 @@ def make_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
 def knee_solvers(rounds: int) -> None:
     """Old (lbfgs) vs new (newton-cholesky) probe on knee features, interleaved."""
     import torch
-    from quality import DATASETS, carved_records  # bench/ is on the path of a bench script
+    from quality import DATASETS, protocol_cache  # bench/ is on a bench script's path
 
-    from xrayssl.data.prepare import prepare_cache
+    from xrayssl.data.splits import label_subset, make_split, patient_ids
     from xrayssl.evaluate.baselines import RawPixels
     from xrayssl.evaluate.features import extract_features, with_readout
-    from xrayssl.evaluate.run import label_subset, make_split, patient_ids
     from xrayssl.models.encoders import build_encoder
 
     source, size, _ = DATASETS["knee"]
     if not source.exists():
         print(f"skipped: {source} is not there (the real radiographs live in ../shared/data)")
         return
-    cache = prepare_cache(carved_records(source, 0), Path("runs/bench-quality/knee-64/cache"),
-                          size=size, progress=False)
-    split = make_split(cache, None, 0.2)
-    both = np.concatenate([split.train, split.test])
+    cache = protocol_cache(source, size, 0, Path("runs/bench-quality/knee-64/cache"))
+    split = make_split(cache, None)
+    both = np.concatenate([split.train, split.val])
     torch.manual_seed(0)
     readers = {
         "raw pixels 32x32": RawPixels(32),
@@ -81,7 +79,7 @@ def knee_solvers(rounds: int) -> None:
                                                                      image_size=size),
                                                       "multiscale"),
     }
-    y_train, y_test = cache.labels[split.train], cache.labels[split.test]
+    y_train, y_test = cache.labels[split.train], cache.labels[split.val]
     groups = patient_ids(cache, split.train)
     ten = np.searchsorted(split.train, label_subset(cache, split.train, 0.1, 0))
     rows: list[str] = []

@@ -1,9 +1,10 @@
 """Quality per CPU-minute: does the default recipe's SSL encoder beat the floors in a budget?
 
-On knee-oa (default, 64 px) or PneumoniaMNIST (28 px): the folder's own ``val`` split is the
-dataset's test set and is never read here. A validation split is carved from ``train`` by
-patient (stratified by label, seeded); pretraining sees the rest of ``train`` without labels,
-the kNN monitor and every probe score on the carved validation split.
+On knee-oa (default, 64 px) or PneumoniaMNIST (28 px), prepared with the project's split
+protocol: the folder's own ``val`` split is the dataset's test set, and no figure here reads
+it; a validation split is carved from ``train`` by patient (stratified by label, seeded);
+pretraining sees the rest of ``train`` without labels, the kNN monitor and every printed probe
+figure are on the carved validation split.
 
 Printed: the probe AUROC at 10% and 100% of the labels of the SSL encoder (the recipe of
 ``xrayssl.models.recipe`` for this image size), beside the raw-pixel and random-init floors
@@ -26,25 +27,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from xrayssl.config.data import SplitConfig
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
 from xrayssl.data.prepare import prepare_cache
-from xrayssl.data.records import Record
 from xrayssl.data.sources import load_source
-from xrayssl.data.splits import patient_split
 from xrayssl.evaluate.metrics import paired_bootstrap
 from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
 from xrayssl.models.encoders import load_encoder
 from xrayssl.models.pretrain import run_pretraining
 from xrayssl.models.recipe import recipe_for
-from xrayssl.runs.metrics_file import HELD_OUT, RunMetrics
+from xrayssl.runs.metrics_file import RunMetrics
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
@@ -52,20 +51,14 @@ DATASETS = {
     "pneumoniamnist": (SHARED / "pneumoniamnist" / "pneumoniamnist_trainval.npz", 28, 10.0),
 }
 VALID_FRACTION = 0.2
+VAL = "val"  # every figure here is on the val carved from train; the test split is not read
 
 
-def carved_records(source: Path, seed: int) -> list[Record]:
-    """The source's train split only, a stratified patient-level share of it made ``valid``."""
-    train = [r for r in load_source(source) if r.split == "train" and r.label is not None]
-    if not train:
-        raise SystemExit(f"{source} has no labelled train split to carve a validation split from")
-    labels = np.asarray([r.label for r in train], dtype=np.int64)
-    patients = np.asarray([r.patient_id or r.path for r in train])
-    _, valid = patient_split(labels, patients, VALID_FRACTION, seed)
-    in_valid = np.zeros(len(train), dtype=bool)
-    in_valid[valid] = True
-    return [replace(r, split="valid" if v else "train") for r, v in zip(train, in_valid,
-                                                                         strict=True)]
+def protocol_cache(source: Path, size: int, seed: int, out: Path) -> PreparedCache:
+    """The source prepared with the project's protocol: its train split -> train and a ``val``
+    carved from it by patient (``VALID_FRACTION``, stratified, seeded); its val split -> test."""
+    return prepare_cache(load_source(source), out, size=size, progress=False,
+                         splits=SplitConfig(val_fraction=VALID_FRACTION, seed=seed))
 
 
 def measure_pairs_per_second(config: PretrainConfig, cache: PreparedCache, work: Path) -> float:
@@ -99,21 +92,21 @@ def floor(kind: str, cache: PreparedCache, args: argparse.Namespace, encoder: st
 
 
 def auroc(metrics: RunMetrics, fraction: float) -> tuple[float, float, float]:
-    estimate = metrics.estimate("auroc", fraction)
+    estimate = metrics.estimate("auroc", fraction, split=VAL)
     if estimate is None or estimate.value is None:
         raise SystemExit(f"no AUROC at {fraction:g} of the labels")
     return estimate.value, float(estimate.lo or np.nan), float(estimate.hi or np.nan)
 
 
 def predictions(metrics: RunMetrics, fraction: float) -> np.ndarray:
-    scores = metrics.scores(fraction)
+    scores = metrics.scores(fraction, split=VAL)
     if scores is None or scores.predictions is None:
         raise SystemExit(f"no predictions at {fraction:g} of the labels")
     return np.asarray(scores.predictions, dtype=np.float64)  # (seeds, N_val)
 
 
 def paired_to_raw(raw: RunMetrics, other: RunMetrics, fraction: float) -> str:
-    a, b = raw.splits[HELD_OUT], other.splits[HELD_OUT]
+    a, b = raw.splits[VAL], other.splits[VAL]
     if a.indices != b.indices:
         raise SystemExit("the floors and the encoder were probed on different images")
     result = paired_bootstrap(
@@ -161,12 +154,13 @@ def main() -> None:
     name = args.data if args.data in DATASETS else source.stem
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
-    cache = prepare_cache(carved_records(source, args.seed), work / "cache", size=size,
-                          progress=False)
+    cache = protocol_cache(source, size, args.seed, work / "cache")
     n_train = len(cache.select(splits=["train"]))
     print(f"{name} at {size} px: {n_train} pretraining images, "
-          f"{len(cache.select(splits=['valid']))} validation images carved from train by "
-          f"patient (seed {args.seed}); the source's own val split is not read", flush=True)
+          f"{len(cache.select(splits=[VAL]))} validation images carved from train by "
+          f"patient (seed {args.seed}); every figure below is on them (the source's own val "
+          "split is the cache's test: the probe scores it, this bench never reads it)",
+          flush=True)
 
     options: dict[str, float | int | bool] = dict(recipe.method_options)
     for item in args.option:
