@@ -66,6 +66,9 @@ class PretrainConfig(StrictModel):
     monitor_max_query: int = Field(2048, ge=1)
 
     # Bookkeeping.
+    logger: Literal["csv", "tensorboard", "mlflow", "wandb"] = Field(
+        "csv", description="tracker beside the CSV log, offline, inside the run folder"
+    )
     log_every_n_steps: int = Field(10, ge=1)
     progress: bool = True
     resume: bool = False
