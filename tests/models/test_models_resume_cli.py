@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from conftest import MakeCache
 
@@ -63,6 +62,25 @@ def kill_after_first_checkpoint(command: list[str], out: Path, log: Path) -> Non
     assert not (out / "encoder.pt").exists()
 
 
+def check_output_of_a_run_in_a_log_file(stdout: str, stderr: str, out: Path) -> None:
+    """stdout is a pipe here, as under nohup or SLURM: plain lines, no bar, no notices."""
+    lines = [line for line in stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == [f"{k}/{EPOCHS}" for k in range(1, EPOCHS + 1)]
+    for line in lines:
+        assert " loss " in line and " knn_auroc " in line and " pairs/s" in line
+        assert " ETA " in line
+    assert lines[-1].endswith("ETA 0:00:00")
+    everything = stdout + stderr
+    for noise in ("GPU available", "TPU available", "litlogger", "LeafSpec", "v_num",
+                  "Trainer.fit", "\r", "\x1b["):
+        assert noise not in everything, noise
+    # Checkpoints and log.csv count finished epochs alike, as integers from 1.
+    saved = sorted(p.name for p in (out / CHECKPOINT_DIR).glob("*.ckpt"))
+    assert saved == [f"epoch={EPOCHS - 1:04d}.ckpt", f"epoch={EPOCHS:04d}.ckpt"]
+    rows = (out / "log.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == [str(k) for k in range(EPOCHS + 1)]
+
+
 def test_sigkilled_run_with_default_settings_resumes_bit_for_bit(
     make_cache: MakeCache, tmp_path: Path
 ) -> None:
@@ -71,6 +89,7 @@ def test_sigkilled_run_with_default_settings_resumes_bit_for_bit(
     whole = subprocess.run(pretrain_command(cache.root, tmp_path / "whole"), env=env,
                            capture_output=True, text=True, timeout=600)
     assert whole.returncode == 0, whole.stdout + whole.stderr
+    check_output_of_a_run_in_a_log_file(whole.stdout, whole.stderr, tmp_path / "whole")
 
     killed = tmp_path / "killed"
     kill_after_first_checkpoint(pretrain_command(cache.root, killed), killed,
@@ -90,10 +109,7 @@ def test_sigkilled_run_with_default_settings_resumes_bit_for_bit(
     assert [row.get("loss") for row in meta_b["history"]] == losses
 
 
-@pytest.mark.parametrize("threads", [1])
-def test_two_runs_give_bit_identical_encoders(
-    make_cache: MakeCache, tmp_path: Path, threads: int
-) -> None:
+def test_two_runs_give_bit_identical_encoders(make_cache: MakeCache, tmp_path: Path) -> None:
     """Repeatable by default on one machine: no seed, flag or thread setting needed."""
     cache = make_cache(n=64, size=32)
     env = environment()

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from xrayssl.cli import augment, data, evaluate, explain, pretrain, study, synth
+from xrayssl.cli import augment, data, evaluate, explain, export, pretrain, study, synth
 from xrayssl.errors import XraySSLError
 
 app = typer.Typer(
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (synth, data, augment, pretrain, evaluate, study, explain):
+for module in (synth, data, augment, pretrain, export, evaluate, study, explain):
     module.register(app)
 
 

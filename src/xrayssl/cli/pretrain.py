@@ -89,6 +89,9 @@ def register(app: typer.Typer) -> None:
         precision: Annotated[str | None, typer.Option(
             help="auto | 32-true | 16-mixed | bf16-mixed")] = None,
         workers: Annotated[int | None, typer.Option(min=0, help="DataLoader processes")] = None,
+        threads: Annotated[int | None, typer.Option(
+            min=1, help="torch CPU threads (default: one per core); a run repeats bit for bit "
+                        "with the same count")] = None,
         body_parts: Annotated[str | None, typer.Option(
             help="comma-separated body parts (default: all)")] = None,
         multi_view: Annotated[bool | None, typer.Option(
@@ -124,6 +127,7 @@ def register(app: typer.Typer) -> None:
             "image_size": image_size, "weights": weights, "num_nodes": num_nodes,
             "strategy": strategy, "accelerator": accelerator, "precision": precision,
             "workers": workers, "multi_view": multi_view, "seed": seed, "logger": logger,
+            "threads": threads,
         }
         fields.update({k: v for k, v in given.items() if v is not None})
         if devices is not None:

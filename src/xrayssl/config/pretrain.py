@@ -57,6 +57,11 @@ class PretrainConfig(StrictModel):
     precision: str = Field("auto", description="auto = bf16-mixed / 16-mixed on GPU, 32 on CPU")
     sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
     workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads; None = torch's default (one per core). "
+        "The count changes how float sums are split, so a run repeats bit for bit only with "
+        "the same count (it is recorded in pretrain.json)",
+    )
 
     # Online kNN monitor on a labelled split, each epoch.
     monitor: bool = True

@@ -307,6 +307,45 @@ def write_history(path: Path, history: Sequence[dict[str, float]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def fit(
+    config: PretrainConfig,
+    method: PairMethod,
+    data: PairDataModule,
+    out_dir: Path,
+    resume_from: Path | None,
+    world: int,
+    *,
+    callbacks: list[Callback],
+    log_every: int,
+    bar: bool,
+) -> pl.Trainer:
+    """Build the Trainer and train (from ``resume_from`` when given)."""
+    with quiet_lightning():  # Trainer() prints its notices already
+        trainer = pl.Trainer(
+            max_epochs=config.epochs,
+            limit_train_batches=config.batches_per_epoch,
+            accelerator=config.accelerator,
+            devices=config.devices,
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision=resolve_precision(config),  # type: ignore[arg-type]
+            sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
+                            and config.accelerator in ("auto", "gpu", "cuda")),
+            deterministic=config.deterministic,
+            use_distributed_sampler=False,  # PairDataModule shards by rank itself (same batches)
+            callbacks=callbacks,
+            logger=loggers_for(out_dir, config.logger),
+            log_every_n_steps=log_every,
+            enable_progress_bar=bar,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            limit_val_batches=0,
+            default_root_dir=out_dir,
+        )
+        trainer.fit(method, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    return trainer
+
+
 def run_pretraining(
     config: PretrainConfig,
     cache: PreparedCache,
@@ -364,29 +403,16 @@ def run_pretraining(
     if config.batches_per_epoch is not None:
         steps_per_epoch = min(steps_per_epoch, config.batches_per_epoch)
     log_every = max(1, min(config.log_every_n_steps, steps_per_epoch))
-    with quiet_lightning():  # Trainer() prints its notices already
-        trainer = pl.Trainer(
-            max_epochs=config.epochs,
-            limit_train_batches=config.batches_per_epoch,
-            accelerator=config.accelerator,
-            devices=config.devices,
-            num_nodes=config.num_nodes,
-            strategy=config.strategy,
-            precision=resolve_precision(config),  # type: ignore[arg-type]
-            sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
-                            and config.accelerator in ("auto", "gpu", "cuda")),
-            deterministic=config.deterministic,
-            use_distributed_sampler=False,  # PairDataModule shards by rank itself (same batches)
-            callbacks=[recorder, checkpoints, *progress, *callbacks],
-            logger=loggers_for(out_dir, config.logger),
-            log_every_n_steps=log_every,
-            enable_progress_bar=has_bar(progress),
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            default_root_dir=out_dir,
-        )
-        trainer.fit(method, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    threads_before = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    threads = torch.get_num_threads()
+    try:
+        trainer = fit(config, method, data, out_dir, resume_from, world,
+                      callbacks=[recorder, checkpoints, *progress, *callbacks],
+                      log_every=log_every, bar=has_bar(progress))
+    finally:
+        torch.set_num_threads(threads_before)
 
     notes = [monitor_note]
     if config.multi_view:
@@ -415,5 +441,6 @@ def run_pretraining(
             "config": config_json, "cache": str(cache.root), "encoder": ENCODER_FILE,
             "epochs_completed": result.epochs_completed, "pairs_per_second": pairs_per_second,
             "history": recorder.history, "notes": notes, "world_size": trainer.world_size,
+            "torch_threads": threads,
         })
     return result
