@@ -42,3 +42,21 @@ def test_atomic_writes_replace_whole_files_with_shareable_permissions(tmp_path: 
         raise RuntimeError("writer crashed")
     assert target.read_text() == "second"
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
+
+
+def test_patient_and_study_ids_fall_back_to_study_then_path(tmp_path: Path) -> None:
+    import numpy as np
+
+    from xrayssl.data.records import Record
+
+    records = [
+        Record(path="a.png", label=0, patient_id="P1", study_id="S1"),
+        Record(path="b.png", label=1, patient_id="", study_id="S2"),
+        Record(path="c.png", label=1, patient_id="", study_id=""),
+    ]
+    cache = PreparedCache(root=tmp_path, images=np.zeros((3, 4, 4), dtype=np.uint8),
+                          records=records, size=4, config={}, config_hash="x")
+    assert cache.patient_ids.tolist() == ["P1", "S2", "c.png"]
+    assert cache.study_ids.tolist() == ["S1", "S2", "c.png"]
+    assert cache.patient_ids[np.array([2, 0])].tolist() == ["c.png", "P1"]
+    assert cache.patient_ids is cache.patient_ids  # built once

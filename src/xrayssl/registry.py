@@ -21,14 +21,36 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str | None = None) -> Callable[[T], T]:
+        """Decorator adding ``obj`` under ``name``, or under the object's own ``name`` attribute.
+
+        A class that declares ``name = "rotation"`` registers with a bare ``@OPS.register()``;
+        a name given as well must equal it, so the two spellings cannot drift apart.
+        """
+
         def decorator(obj: T) -> T:
-            if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._items[name] = obj
+            declared = getattr(obj, "name", None) if isinstance(obj, type) else None
+            own = declared if isinstance(declared, str) and declared else None
+            if name is not None and own is not None and own != name:
+                raise ValueError(
+                    f"{self.kind} {obj!r} is registered as {name!r} but names itself {own!r}"
+                )
+            key = name if name is not None else own
+            if not isinstance(key, str) or not key:
+                raise ValueError(
+                    f"{self.kind} {obj!r} has no name: pass one to register() or give the "
+                    "class a 'name' attribute"
+                )
+            if key in self._items:
+                raise ValueError(f"{self.kind} {key!r} is registered twice")
+            self._items[key] = obj
             return obj
 
         return decorator
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, object) pairs in registration order."""
+        return list(self._items.items())
 
     def get(self, name: str) -> T:
         try:

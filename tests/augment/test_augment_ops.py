@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 import torch
 from kornia.enhance import equalize_clahe
@@ -18,7 +19,8 @@ SIZE = 32
 # Each op at p=1 with settings whose result varies from sample to sample.
 STRONG = {
     "brightness_contrast": "brightness_contrast(p=1)",
-    "chessboard": "chessboard(p=1)",
+    "checkerboard_mask": "checkerboard_mask(p=1)",
+    "chessboard": "chessboard(p=1,grid=64,shift=32)",  # 8 px cells, shifts -3..3 at 32 px
     "clahe": "clahe(p=1,grid=2)",
     "flip": "flip(p=1,vertical=true)",
     "gamma": "gamma(p=1)",
@@ -150,30 +152,107 @@ def test_cuda_matches_cpu(name: str) -> None:
 # ---- op-specific checks ---------------------------------------------------------------
 
 
-def test_chessboard_hides_about_half_the_cells() -> None:
+def cells_of(image: torch.Tensor, cell: int) -> torch.Tensor:
+    """(rows * cols, cell * cell): the pixels of every whole cell of ``image: (H, W)``."""
+    rows, cols = image.shape[0] // cell, image.shape[1] // cell
+    inner = image[: rows * cell, : cols * cell]
+    return inner.reshape(rows, cell, cols, cell).permute(0, 2, 1, 3).reshape(rows * cols, -1)
+
+
+def test_chessboard_keeps_each_cells_histogram_and_the_strip_past_the_last_cell() -> None:
+    x = torch.rand(6, 1, 70, 70, generator=seeded(4))  # 70 = 3 whole 20 px cells + 10 px strip
+    out = op_from("chessboard(p=1,grid=73)")(x, seeded())  # 73 px at 256 -> 20 px at 70
+    assert not torch.equal(out, x)
+    for sample in range(6):
+        before, after = cells_of(x[sample, 0], 20), cells_of(out[sample, 0], 20)
+        assert torch.equal(before.sort(dim=1).values, after.sort(dim=1).values)
+    assert torch.equal(out[:, :, 60:, :], x[:, :, 60:, :])  # rows past the last whole cell
+    assert torch.equal(out[:, :, :, 60:], x[:, :, :, 60:])  # columns past it
+
+
+def test_chessboard_rolls_each_cell_like_np_roll_along_x_then_y() -> None:
+    x = torch.rand(3, 2, 256, 256, generator=seeded(5))  # two channels, mixed content
+    op = op_from("chessboard(p=1)")
+    out = op(x, seeded(9))
+    shift_y, shift_x = op.cell_shifts(3, 12, 12, 256, seeded(9), torch.device("cpu"))
+    expected = x.numpy().copy()
+    for sample in range(3):
+        for row in range(12):
+            for col in range(12):
+                ys, xs = slice(row * 20, row * 20 + 20), slice(col * 20, col * 20 + 20)
+                cell = expected[sample, :, ys, xs]
+                rolled = np.roll(cell, int(shift_x[sample, row, col]), axis=2)
+                expected[sample, :, ys, xs] = np.roll(rolled, int(shift_y[sample, row, col]),
+                                                      axis=1)
+    assert np.array_equal(out.numpy(), expected)
+    assert torch.equal(out[:, :, 240:], x[:, :, 240:])  # the 16 px strip at 256 px
+
+
+@pytest.mark.parametrize(("side", "probabilities"), [
+    (256, {0: 0.2, **{k: 0.1 for k in (-4, -3, -2, -1, 1, 2, 3, 4)}}),  # int(uniform(-5, 5))
+    (128, {0: 0.4, 1: 0.2, -1: 0.2, 2: 0.1, -2: 0.1}),  # int(uniform(-2.5, 2.5))
+])
+def test_chessboard_shift_distribution_is_the_seeds(
+    side: int, probabilities: dict[int, float]
+) -> None:
+    op = op_from("chessboard")
+    shift_y, shift_x = op.cell_shifts(200, 10, 10, side, seeded(), torch.device("cpu"))
+    for shifts in (shift_y, shift_x):
+        values, counts = shifts.unique(return_counts=True)
+        share = dict(zip(values.tolist(), (counts / shifts.numel()).tolist(), strict=True))
+        assert set(share) == set(probabilities)
+        for value, expected in probabilities.items():
+            assert abs(share[value] - expected) < 0.01, (value, share[value])
+    # the two axes and the cells are drawn independently
+    assert abs(float(torch.corrcoef(torch.stack([shift_y.flatten().float(),
+                                                 shift_x.flatten().float()]))[0, 1])) < 0.02
+
+
+def test_chessboard_scales_cell_and_shift_with_the_image_side() -> None:
+    op = op_from("chessboard")
+    assert [op.cell_pixels(side) for side in (256, 128, 512, 64)] == [20, 10, 40, 5]
+    x = torch.rand(4, 1, 128, 128, generator=seeded(1))
+    out = op(x, seeded(2))
+    moved = (out != x)[:, 0]
+    assert not moved[:, 120:].any() and not moved[:, :, 120:].any()  # 12 cells of 10 px
+    shift_y, _ = op.cell_shifts(4, 12, 12, 128, seeded(2), torch.device("cpu"))
+    assert int(shift_y.abs().max()) == 2
+
+
+def test_chessboard_is_reproducible_and_differs_per_sample_and_cell() -> None:
+    x = radiograph_like(1, 64).expand(4, 1, 64, 64).contiguous()
+    op = op_from("chessboard(p=1,grid=64,shift=24)")  # 16 px cells, shifts -5..5 at 64 px
+    first, second = op(x, seeded(3)), op(x, seeded(3))
+    assert torch.equal(first, second)
+    assert torch.unique(first.flatten(1), dim=0).shape[0] == 4
+    shift_y, shift_x = op.cell_shifts(4, 4, 4, 64, seeded(3), torch.device("cpu"))
+    assert torch.unique(shift_y).numel() > 3 and torch.unique(shift_x).numel() > 3
+
+
+def test_checkerboard_mask_hides_about_half_the_cells() -> None:
     ones = torch.ones(64, 1, 48, 48)
-    out = op_from("chessboard(p=1,grid=4-8)")(ones, seeded())
+    out = op_from("checkerboard_mask(p=1,grid=4-8)")(ones, seeded())
     hidden = (out == 0).float().mean(dim=(1, 2, 3))  # (64,) fraction hidden per sample
     assert ((hidden > 0.3) & (hidden < 0.7)).all(), hidden
     assert abs(float(hidden.mean()) - 0.5) < 0.05
 
 
-def test_chessboard_hidden_cells_form_a_checkerboard() -> None:
+def test_checkerboard_mask_hidden_cells_form_a_checkerboard() -> None:
     ones = torch.ones(1, 1, 40, 40)
-    out = op_from("chessboard(p=1,grid=4)")(ones, seeded(2))[0, 0]
+    out = op_from("checkerboard_mask(p=1,grid=4)")(ones, seeded(2))[0, 0]
     hidden = out == 0
     # neighbours one cell (10 px) apart always differ; two cells apart always agree
     assert torch.equal(hidden[:, 10:], ~hidden[:, :-10])
     assert torch.equal(hidden[20:, :], hidden[:-20, :])
 
 
-def test_chessboard_fills() -> None:
+def test_checkerboard_mask_fills() -> None:
     x = radiograph_like(4)
     mean = x.mean(dim=(2, 3), keepdim=True)
-    out = op_from("chessboard(p=1,fill=mean)")(x, seeded())
+    out = op_from("checkerboard_mask(p=1,fill=mean)")(x, seeded())
     changed = out != x
     assert torch.allclose(out[changed], mean.expand_as(x)[changed])
-    noisy = op_from("chessboard(p=1,fill=noise)")(x, seeded())
+    noisy = op_from("checkerboard_mask(p=1,fill=noise)")(x, seeded())
     assert float((noisy - x).abs().mean()) > 0.01
 
 
@@ -218,6 +297,9 @@ def test_blur_matches_kornia_with_a_fixed_sigma() -> None:
     x = radiograph_like(3)
     out = op_from("gaussian_blur(p=1,sigma=1.5)")(x, seeded())
     assert torch.allclose(out, gaussian_blur2d(x, (11, 11), (1.5, 1.5)), atol=1e-6)
+    seeds = op_from("gaussian_blur(p=1,sigma=1.5,kernel=3)")(x, seeded())  # the seed's kernel
+    assert torch.allclose(seeds, gaussian_blur2d(x, (3, 3), (1.5, 1.5)), atol=1e-6)
+    assert not torch.allclose(seeds, out, atol=1e-3)
 
 
 def test_clahe_matches_kornias_public_function_with_a_fixed_clip() -> None:

@@ -82,3 +82,6 @@ def test_cli_list_shows_every_op_and_its_parameters() -> None:
     for name in OPS.names():
         assert f"\n{name}" in "\n" + result.output
     assert "grid=4-8" in result.output and "fill=zero" in result.output
+    lines = {line.split(":", 1)[0]: line for line in result.output.splitlines()}
+    assert "seed study's chess board" in lines["chessboard"]  # which of the two the seed used
+    assert "not the seed study's chess board" in lines["checkerboard_mask"]

@@ -9,7 +9,8 @@ from xrayssl.augment.spec import Policy, parse_policy
 from xrayssl.errors import XraySSLError
 
 SPECS = [
-    "crop(scale=0.3-1)+flip+rotation(deg=15)+chessboard(grid=4-8,p=0.5)",
+    "crop(scale=0.3-1)+flip+rotation(deg=15)+checkerboard_mask(grid=4-8,p=0.5)",
+    "rotation(p=1,deg=10)+gaussian_blur(p=0.2,sigma=1-2,kernel=3)+chessboard(p=1,grid=40)",
     "gaussian_blur(p=1,sigma=0.1-2)+random_erasing(fill=noise,scale=0.05-0.2)",
     "flip(vertical=true,horizontal=false)+jigsaw(grid=3)",
     "brightness_contrast(brightness=0.4,contrast=0)+gamma(gamma=0.8-1.25)",
@@ -34,10 +35,11 @@ def test_canonical_spec_round_trips_to_the_same_policy(spec: str) -> None:
 
 def test_canonical_form_uses_full_names_and_leaves_defaults_out() -> None:
     policy = parse_policy(
-        "crop(scale=0.3-1)+flip(p=0.5)+rotation(deg=15)+chessboard(grid=4-8,p=0.5)"
+        "crop(scale=0.3-1)+flip(p=0.5)+rotation(deg=15)+checkerboard_mask(grid=4-8,p=0.5)"
     )
-    assert policy.spec == "random_resized_crop+flip+rotation+chessboard"
-    assert parse_policy("chessboard(grid=6-6)").spec == "chessboard(grid=6)"
+    assert policy.spec == "random_resized_crop+flip+rotation+checkerboard_mask"
+    assert parse_policy("checkerboard_mask(grid=6-6)").spec == "checkerboard_mask(grid=6)"
+    assert parse_policy("chessboard(grid=20,shift=5.0)").spec == "chessboard"
     assert parse_policy("crop(scale=0.20000000000000001-1.0)").spec == (
         "random_resized_crop(scale=0.2-1)"
     )
@@ -92,6 +94,7 @@ def test_unknown_op_points_at_it_and_suggests_the_near_name() -> None:
         ("rotation(deg=1-2)", "not a range", 13),
         ("chessboard(grid=4.5)", "whole numbers", 16),
         ("crop(scale=0.8-0.3)", "above high end", 11),
+        ("blur(kernel=4)", "must be odd", 0),
         ("random_erasing(fill=blue)", "zero|mean|noise", 20),
         ("flip(p=0.5", "expected ')'", 10),
         ("flip+", "expected an op name", 5),

@@ -9,7 +9,8 @@ import pytest
 from dicomfiles import write_dicom
 
 from xrayssl.data.checks import DataWarning
-from xrayssl.data.io import UnreadableImageError, read_image
+from xrayssl.data.gray import UnreadableImageError
+from xrayssl.data.io import read_image
 from xrayssl.data.prepare import prepare
 from xrayssl.data.records import Record
 from xrayssl.data.sources import load_source

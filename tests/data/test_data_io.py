@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from imagefiles import gradient, write_palette_png, write_png, write_rgba_png
 
-from xrayssl.data.io import UnreadableImageError, read_image, scale_to_uint8
+from xrayssl.data.gray import UnreadableImageError, scale_to_uint8
+from xrayssl.data.io import read_image
 
 
 def test_gray_png_round_trips(tmp_path: Path) -> None:

@@ -13,14 +13,9 @@ from xrayssl.config.data import ClaheConfig
 from xrayssl.data import prepare as prepare_module
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.data.checks import DataWarning
-from xrayssl.data.prepare import (
-    PROGRESS_FILE,
-    geometry,
-    make_clahe,
-    prepare,
-    prepare_cache,
-    prepare_pixels,
-)
+from xrayssl.data.pixels import geometry, make_clahe, prepare_pixels
+from xrayssl.data.prepare import prepare, prepare_cache
+from xrayssl.data.prepare_state import PROGRESS_FILE
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 

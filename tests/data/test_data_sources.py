@@ -115,3 +115,43 @@ def test_unknown_body_part_lists_present_ones(tmp_path: Path) -> None:
 def test_missing_source(tmp_path: Path) -> None:
     with pytest.raises(XraySSLError, match="source not found"):
         load_source(tmp_path / "nowhere")
+
+
+def test_sources_registry_holds_every_layout_and_an_unknown_kind_suggests(tmp_path: Path) -> None:
+    from xrayssl.data.sources import SOURCES
+
+    assert SOURCES.names() == ["dicom", "folders", "manifest", "mura", "npz"]
+    make_folders(tmp_path / "knee")
+    with pytest.raises(XraySSLError, match=r"unknown source layout 'folder'.*'folders'"):
+        load_source(tmp_path / "knee", kind="folder")
+    assert len(load_source(tmp_path / "knee", kind="folders")) == 8
+
+
+def test_a_new_layout_is_asked_by_priority(tmp_path: Path) -> None:
+    """A layout registered with a lower priority is asked before the catch-all class folders."""
+    from xrayssl.data.records import Record
+    from xrayssl.data.sources import SOURCES, SourceLayout
+    from xrayssl.registry import Registry
+
+    layouts: Registry[type[SourceLayout]] = Registry("source layout")
+    for name, layout in SOURCES.items():
+        layouts.register(name)(layout)
+
+    @layouts.register()
+    class Marked(SourceLayout):
+        name = "marked"
+        priority = 20
+
+        @staticmethod
+        def detect(path: Path) -> bool:
+            return (path / "MARKER").is_file()
+
+        @staticmethod
+        def read(path: Path, label_map: dict[str, int] | None) -> list[Record]:
+            return []
+
+    root = make_folders(tmp_path / "knee")
+    assert detect_source(root, layouts) == "folders"
+    (root / "MARKER").write_text("")
+    assert detect_source(root, layouts) == "marked"
+    assert detect_source(root) == "folders"  # the shared registry is untouched

@@ -4,6 +4,7 @@ from sklearn.metrics import (
     accuracy_score,
     cohen_kappa_score,
     f1_score,
+    precision_score,
     recall_score,
     roc_auc_score,
 )
@@ -37,6 +38,7 @@ def test_metrics_equal_scikit_learn(seed: int) -> None:
     assert got["kappa"] == pytest.approx(cohen_kappa_score(y, pred))
     assert got["sensitivity"] == pytest.approx(recall_score(y, pred))
     assert got["specificity"] == pytest.approx(recall_score(1 - y, 1 - pred))
+    assert got["precision"] == pytest.approx(precision_score(y, pred))
     assert got["f1"] == pytest.approx(f1_score(y, pred))
 
 

@@ -1,7 +1,5 @@
 """End-to-end evaluation on the tiny signal cache with small stand-in encoders."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -19,6 +17,7 @@ from xrayssl.evaluate.run import (
     patient_ids,
 )
 from xrayssl.evaluate.table import format_table
+from xrayssl.runs.metrics_file import RunMetrics
 
 FAST = ProbeConfig(fractions=[0.5, 1.0], seeds=2, n_bootstrap=50, cs=[0.01, 1.0], cv_folds=3)
 
@@ -91,27 +90,31 @@ def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_p
     cache = make_cache(n=160, size=16, body_parts=("elbow", "wrist", "hand"))
     result = evaluate_encoder(RawPixels(8), cache, config=FAST,
                               probe_out=tmp_path / "probe.json")
-    json.dumps(result)  # metrics.json must serialise
-    full = result["results"]["1"]
-    auroc = full["metrics"]["overall"]["image"]["auroc"]
-    assert auroc["value"] > 0.8 and auroc["lo"] <= auroc["value"] <= auroc["hi"]
-    assert "study" in full["metrics"]["overall"]  # two images per study
-    assert set(full["metrics"]["by_body_part"]) == {"elbow", "wrist", "hand"}
-    half = result["results"]["0.5"]
-    assert len(half["runs"]) == 2 and len(half["seed_spread"]["auroc"]["values"]) == 2
+    result.write(tmp_path / "metrics.json")  # metrics.json must serialise
+    assert RunMetrics.read(tmp_path / "metrics.json") == result
+    full = result.scores(1.0)
+    assert full is not None
+    auroc = full.estimate("auroc")
+    assert auroc is not None and auroc.value is not None and auroc.lo is not None
+    assert auroc.hi is not None
+    assert auroc.value > 0.8 and auroc.lo <= auroc.value <= auroc.hi
+    assert full.overall.study is not None  # two images per study
+    assert set(full.by_body_part) == {"elbow", "wrist", "hand"}
+    half = result.fractions["0.5"]
+    assert len(half.fits) == 2 and len(half.scores["test"].seed_spread["auroc"].values) == 2
     assert (tmp_path / "probe.json").is_file()
     assert "auroc" in format_table([result])
     lines = compare_metrics(result, result)
     assert len(lines) == 2 and "+0.000" in lines[1]
-    assert f"auroc {auroc['value']:.3f} vs {auroc['value']:.3f}" in lines[1]  # same as table
+    assert f"auroc {auroc.value:.3f} vs {auroc.value:.3f}" in lines[1]  # same as table
 
 
 def test_body_part_filter_and_unknown_body_part(make_cache):
     cache = make_cache(n=160, size=16)
     result = evaluate_encoder(RawPixels(4), cache, config=FAST, body_parts=["elbow"],
                               fractions=[1.0])
-    assert result["data"]["body_parts"] == ["elbow"]
-    assert "by_body_part" not in result["results"]["1"]["metrics"]
+    assert result.data.body_parts == ["elbow"]
+    assert not result.fractions["1"].scores["test"].by_body_part
     with pytest.raises(XraySSLError, match="not in"):
         evaluate_encoder(RawPixels(4), cache, config=FAST, body_parts=["skull"])
 
@@ -139,7 +142,7 @@ def test_cli_probe_baseline_writes_metrics(make_cache, tmp_path):
                               "--fractions", "1", "--out", str(out), "--quiet"])
     assert run.exit_code == 0, run.output
     assert "raw pixels" in run.output
-    assert json.loads(out.read_text())["results"]["1"]["metrics"]["overall"]["image"]
+    assert RunMetrics.read(out).fractions["1"].scores["test"].overall.image
     table = runner.invoke(app, ["probe-table", str(out), "--compare-to", str(out)])
     assert table.exit_code == 0 and "difference +0.000" in table.output
     bad = runner.invoke(app, ["probe", "--data", str(tmp_path / "nowhere"), "--baseline", "raw"])

@@ -21,6 +21,19 @@ def estimate(value: float) -> dict[str, float]:
     return {"value": value, "lo": value - 0.04, "hi": min(1.0, value + 0.04)}
 
 
+N_TEST = 60
+
+
+def predictions(auroc: float) -> dict[str, Any]:
+    """Stored test predictions (v1 layout) that separate the classes better for a higher
+    ``auroc``: the paired tests of the study are computed from these."""
+    labels = np.arange(N_TEST) % 2
+    noise = np.random.default_rng(0).normal(size=N_TEST)  # the same noise for every run
+    probs = 1 / (1 + np.exp(-(8 * (auroc - 0.6) * (labels - 0.5) + noise)))
+    return {"test_indices": list(range(N_TEST)), "labels": labels.tolist(),
+            "clusters": [f"p{i}" for i in range(N_TEST)], "by_fraction": {"1": [probs.tolist()]}}
+
+
 def metrics(cache: PreparedCache, auroc: float, model: dict[str, Any]) -> dict[str, Any]:
     results = {}
     for fraction in FRACTIONS:
@@ -41,7 +54,7 @@ def metrics(cache: PreparedCache, auroc: float, model: dict[str, Any]) -> dict[s
     return {"format": "xrayssl-metrics-v1", "model": model,
             "data": {"cache": str(cache.root), "image_size": cache.size, "n_test": 10},
             "evaluation": {"fractions": list(FRACTIONS)}, "results": results,
-            "predictions": {"test_indices": [], "by_fraction": {}}}
+            "predictions": predictions(auroc)}
 
 
 def trial_value(method: str, policy: str) -> float:
@@ -84,20 +97,7 @@ def make_fake_study(root: Path, cache: PreparedCache) -> list[str]:
     write_run(root, "baselines/random", {}, metrics(cache, 0.6, {"kind": "random",
                                                                    "baseline": True}))
     names.append("baselines/random")
-    write_ranked_csv(root, names[:8])
     return names
-
-
-def write_ranked_csv(root: Path, trials: list[str]) -> None:
-    """What `xrayssl study results` writes: paired differences; the first trial significant."""
-    header = ("rank,method,policy,seed,vs_best_delta,vs_best_p_holm,vs_best_significant,"
-              "vs_baseline_delta,vs_baseline_p_holm,vs_baseline_significant,folder")
-    lines = [header]
-    for rank, name in enumerate(trials, start=1):
-        significant = "true" if rank == 1 else "false"
-        lines.append(f"{rank},m,p,0,-0.0{rank},0.0{rank},{significant},0.01,0.5,false,{name}")
-    (root / "results").mkdir()
-    (root / "results" / "ranked.csv").write_text("\n".join(lines) + "\n")
 
 
 def write_originals(cache: PreparedCache, base: Path) -> None:

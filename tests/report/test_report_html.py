@@ -17,8 +17,8 @@ from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ModelToExplain, explain_models
 from xrayssl.report.html import build_report
-from xrayssl.report.sections import per_op_effects
-from xrayssl.report.study_files import read_study
+from xrayssl.study.gradcam import explain_study
+from xrayssl.study.results import collect
 from xrayssl.study.space import op_names
 
 HAS_ORIGINAL_READER = all(importlib.util.find_spec(m) for m in
@@ -58,19 +58,22 @@ def test_report_is_one_file_with_every_run_and_section(study: tuple[Path, list[s
     # the localization score joins the ranked table for the runs Grad-CAM explained
     first_row = html.split(f'<tr data-run="{names[0]}">')[1].split("</tr>")[0]
     assert "chance" in first_row
-    # the paired tests of `xrayssl study results` join the same row
-    assert "-0.010 *" in first_row and "p=0.010 (Holm)" in first_row
+    # the study's paired tests join the same row: simclr crop against simclr's best trial
+    vs_best = collect(root).run(names[0]).vs_best
+    assert vs_best["delta"] < 0 and vs_best["p_holm"] < 0.05
+    assert f"{vs_best['delta']:+.3f} *" in first_row
+    assert f"p={vs_best['p_holm']:.3f} (Holm)" in first_row
     if HAS_ORIGINAL_READER:
         assert "before: original images" in html
 
 
 def test_per_op_effect_recovers_the_planted_gains(study: tuple[Path, list[str]]) -> None:
     root, _ = study
-    bars = {(b.group, b.label): b for b in per_op_effects(read_study(root))}
+    bars = {(e.method, e.op): e for e in collect(root).op_effects}
     for method in ("simclr", "byol"):
-        assert bars[(method, "blur")].value == pytest.approx(BLUR_GAIN)
-        assert bars[(method, "flip")].value == pytest.approx(FLIP_GAIN)
-        assert bars[(method, "blur")].n == 2  # crop -> crop+blur, crop+flip -> crop+blur+flip
+        assert bars[(method, "blur")].mean_change == pytest.approx(BLUR_GAIN)
+        assert bars[(method, "flip")].mean_change == pytest.approx(FLIP_GAIN)
+        assert bars[(method, "blur")].n_pairs == 2  # crop -> crop+blur, crop+flip -> crop+blur+flip
     assert ("simclr", "crop") not in bars  # no trial without the base op
 
 
@@ -167,7 +170,8 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
             mean=np.zeros(encoder.feature_dim), scale=np.ones(encoder.feature_dim), coef=coef,
             intercept=0.0, C=1.0, class_weight=None,
         ).save(root / name / "probe.json")
-    html = build_report(root, gradcam=True).read_text(encoding="utf-8")
+    assert explain_study(collect(root))  # the study's Grad-CAM stage, then the report
+    html = build_report(root).read_text(encoding="utf-8")
     record = json.loads((root / "gradcam" / "explain.json").read_text())
     assert [m["run"] for m in record["models"]] == [trials[1], trials[0]]  # best first
     assert record["sheet_columns"] == ["simclr crop+blur", "simclr crop"]  # best, worst
@@ -176,11 +180,11 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
     # a third trial finishes: the next report explains it too; an unchanged study is not redone
     save_encoder(build_encoder("resnet18", image_size=32), root / names[2] / "encoder.pt", {})
     (root / names[2] / "probe.json").write_bytes((root / trials[0] / "probe.json").read_bytes())
-    build_report(root, gradcam=True)
+    explain_study(collect(root))
     record = json.loads((root / "gradcam" / "explain.json").read_text())
     assert len(record["models"]) == 3
     stamp = (root / "gradcam" / "explain.json").stat().st_mtime_ns
-    build_report(root, gradcam=True)
+    assert not explain_study(collect(root))
     assert (root / "gradcam" / "explain.json").stat().st_mtime_ns == stamp
 
 

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from xrayssl.atomic import atomic_write_json
 from xrayssl.config.study import StudyConfig, load_study_config
-from xrayssl.data.cache import atomic_write_json
 from xrayssl.study.runner import StudyRunner, TrialContext, TrialFunction, TrialOutcome
 
 

@@ -55,7 +55,7 @@ def test_shipped_configs_validate(name: str) -> None:
 def test_demo_yaml_is_what_the_demo_command_runs() -> None:
     import yaml
 
-    from xrayssl.study.demo import demo_settings
+    from xrayssl.apps.demo import demo_settings
 
     shipped = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text(encoding="utf-8"))
     assert shipped == demo_settings()

@@ -10,6 +10,7 @@ import yaml
 from conftest import MakeCache
 
 from study.conftest import MakeConfig
+from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.runner import StudyRunner, grid_points
 from xrayssl.study.trial import PipelineTrial, check_study
 
@@ -40,7 +41,10 @@ def test_pipeline_trial_fills_the_run_folder(
     written = yaml.safe_load((folder / "config.yaml").read_text())
     assert written["policy"] == "crop+flip" and written["method"] == "simclr"
     metrics = json.loads((folder / "metrics.json").read_text())
-    auroc = metrics["results"]["1"]["metrics"]["overall"]["image"]["auroc"]["value"]
+    assert metrics["format"] == "xrayssl-run-v2" and metrics["run"]["kind"] == "trial"
+    estimate = RunMetrics.read(folder / "metrics.json").estimate("auroc", 1.0)
+    assert estimate is not None
+    auroc = estimate.value
     assert summary.best is not None and summary.best[1] == auroc
     assert metrics["data"]["cache"] == str(cache.root)
 

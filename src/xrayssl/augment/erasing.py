@@ -1,4 +1,4 @@
-"""Occlusion: random erasing of one box, and the fills shared with the chessboard."""
+"""Occlusion: random erasing of one box, and the fills shared with the checkerboard mask."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def pixel_grid(height: int, width: int, device: torch.device) -> tuple[torch.Ten
     return ys, xs
 
 
-@OPS.register("random_erasing")
+@OPS.register()
 class RandomErasing(AugmentOp):
     """Hide one box of random area fraction and aspect per sample (Zhong et al. 2020)."""
 

@@ -11,7 +11,7 @@ from xrayssl.augment.params import Param as P
 from xrayssl.augment.params import Range, as_range, coin, probability, uniform
 
 
-@OPS.register("flip")
+@OPS.register()
 class Flip(GeometricOp):
     """Mirror the image. Horizontal by default; ``vertical=true`` adds vertical flips (each
     chosen sample then flips along one of the enabled axes, picked at random)."""
@@ -46,7 +46,7 @@ class Flip(GeometricOp):
         return theta
 
 
-@OPS.register("rotation")
+@OPS.register()
 class Rotation(GeometricOp):
     """Rotate about the centre by an angle uniform in [-deg, deg]; corners fill with 0."""
 
@@ -68,7 +68,7 @@ class Rotation(GeometricOp):
         return rotation_theta(angle, height, width)
 
 
-@OPS.register("random_resized_crop")
+@OPS.register()
 class RandomResizedCrop(GeometricOp):
     """Crop a box of random area fraction ``scale`` and aspect ``ratio``, resized back to the
     input size (SimCLR's crop; the default keeps at least 30% of a radiograph)."""

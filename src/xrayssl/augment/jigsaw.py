@@ -38,7 +38,7 @@ def shuffle_tiles(
     return out
 
 
-@OPS.register("jigsaw")
+@OPS.register()
 class Jigsaw(AugmentOp):
     """Shuffle n x n tiles, n uniform in ``grid`` per sample (samples grouped by n)."""
 

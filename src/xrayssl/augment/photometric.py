@@ -17,32 +17,41 @@ from xrayssl.augment.params import Param as P
 from xrayssl.augment.params import Range, as_range, device_generator, probability, uniform
 
 
-@OPS.register("gaussian_blur")
+@OPS.register()
 class GaussianBlur(AugmentOp):
-    """Gaussian blur with sigma (pixels) uniform per sample; kornia's batched filter."""
+    """Gaussian blur with sigma (pixels) uniform per sample; kornia's batched filter.
+    ``kernel=0`` sizes the kernel to 3 sigma; an odd ``kernel`` fixes it (the seed study's
+    torchvision ``GaussianBlur(3, sigma=(1, 2))`` is ``kernel=3,sigma=1-2``)."""
 
     name = "gaussian_blur"
     params = (
         probability(0.5),
         P("sigma", "float_range", (0.1, 2.0), "blur sigma in pixels", 0.01, 50.0),
+        P("kernel", "int", 0, "kernel side in pixels, odd; 0 = wide enough for 3 sigma", 0, 101),
     )
 
-    def __init__(self, *, p: float = 0.5, sigma: float | Range = (0.1, 2.0)) -> None:
+    def __init__(
+        self, *, p: float = 0.5, sigma: float | Range = (0.1, 2.0), kernel: int = 0
+    ) -> None:
         super().__init__(p=p)
+        if kernel != 0 and kernel % 2 == 0:
+            raise ValueError(f"gaussian_blur kernel must be odd (or 0 for automatic), got {kernel}")
         self.sigma = as_range(sigma)
+        self.kernel = int(kernel)
 
     def transform(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         n, _, height, width = x.shape
         sigma = uniform(n, self.sigma, generator, x.device)  # (n,)
-        # One kernel size for the batch, wide enough for the largest sigma drawn (3 sigma).
-        radius = max(1, math.ceil(3.0 * self.sigma[1]))
+        # One kernel size for the batch: the given one, else wide enough for the largest sigma
+        # drawn (3 sigma); never wider than the image.
+        radius = self.kernel // 2 if self.kernel else max(1, math.ceil(3.0 * self.sigma[1]))
         radius = min(radius, (min(height, width) - 1) // 2)
         size = 2 * radius + 1
         sigmas = sigma.unsqueeze(1).expand(n, 2).contiguous()  # (n, 2): (sigma_y, sigma_x)
         return kornia.filters.gaussian_blur2d(x, (size, size), sigmas, border_type="reflect")
 
 
-@OPS.register("brightness_contrast")
+@OPS.register()
 class BrightnessContrast(AugmentOp):
     """Scale intensity by a factor in [1-brightness, 1+brightness], then stretch about the
     sample's mean by a factor in [1-contrast, 1+contrast]."""
@@ -71,7 +80,7 @@ class BrightnessContrast(AugmentOp):
         return ((bright - mean) * stretch + mean).clamp(0.0, 1.0)
 
 
-@OPS.register("gamma")
+@OPS.register()
 class Gamma(AugmentOp):
     """x ** gamma with gamma uniform per sample (< 1 brightens soft tissue, > 1 darkens)."""
 
@@ -90,7 +99,7 @@ class Gamma(AugmentOp):
         return x.clamp(0.0, 1.0).pow(exponent)
 
 
-@OPS.register("gaussian_noise")
+@OPS.register()
 class GaussianNoise(AugmentOp):
     """Add zero-mean Gaussian noise with std uniform per sample (quantum/detector noise)."""
 
@@ -113,7 +122,7 @@ class GaussianNoise(AugmentOp):
         return (x + std * noise).clamp(0.0, 1.0)
 
 
-@OPS.register("sharpness")
+@OPS.register()
 class Sharpness(AugmentOp):
     """kornia's sharpness: factor 0 smooths, 1 keeps, 2 doubles the edge contrast."""
 
@@ -134,7 +143,7 @@ class Sharpness(AugmentOp):
         return kornia.enhance.sharpness(x.clamp(0.0, 1.0), factor)
 
 
-@OPS.register("clahe")
+@OPS.register()
 class Clahe(AugmentOp):
     """Contrast-limited adaptive histogram equalisation with a clip limit uniform per sample.
 

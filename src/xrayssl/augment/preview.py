@@ -55,7 +55,7 @@ def load_preview_images(source: Path, n_images: int, size: int, seed: int) -> np
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     if image.shape == (size, size):
         return image
-    from xrayssl.data.prepare import geometry
+    from xrayssl.data.pixels import geometry
 
     return geometry(image, size)
 

@@ -7,7 +7,7 @@ Grammar (spaces allowed between tokens)::
     arg    := NAME "=" value
     value  := NUMBER | NUMBER "-" NUMBER | WORD          # 0.3-1 is a uniform range
 
-Example: ``crop(scale=0.3-1)+flip+rotation(deg=15)+chessboard(grid=4-8,p=0.5)``.
+Example: ``crop(scale=0.3-1)+flip+rotation(deg=15)+checkerboard_mask(grid=4-8,p=0.5)``.
 Ops run left to right. ``Policy.spec`` is the canonical form: full op names, only the
 parameters that differ from their defaults, numbers in their shortest exact form, so
 ``parse_policy(policy.spec)`` rebuilds the same policy.

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
-            help="force the source type: mura, folders, manifest, npz or dicom")] = None,
+            help="force the source layout: mura, folders, manifest, npz or dicom")] = None,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
         quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,

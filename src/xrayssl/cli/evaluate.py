@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import typer
 
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.metrics_file import RunIdentity, RunMetrics
 
 
 def parse_fractions(text: str) -> list[float]:
@@ -21,14 +21,10 @@ def parse_fractions(text: str) -> list[float]:
         raise XraySSLError(f"--fractions {text!r}: give numbers like 0.01,0.1,1") from None
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise XraySSLError(f"cannot read metrics file {path}: {err}") from None
-    if not isinstance(data, dict) or "results" not in data:
-        raise XraySSLError(f"{path} is not a metrics.json written by `xrayssl probe`")
-    return data
+def read_metrics(path: Path) -> RunMetrics:
+    if not path.is_file():
+        raise XraySSLError(f"metrics file not found: {path}")
+    return RunMetrics.read(path)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +58,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
     ) -> None:
         """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
-        from xrayssl.data.cache import PreparedCache, atomic_write_json
+        from xrayssl.data.cache import PreparedCache
         from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
         from xrayssl.evaluate.table import format_table
 
@@ -91,11 +87,12 @@ def register(app: typer.Typer) -> None:
 
             model, meta = load_encoder(encoder)
             key = file_sha256(encoder)
+            method = meta.get("method") or meta.get("config", {}).get("method")
             description = {"encoder_file": str(encoder), "encoder_sha256": key, "meta": meta,
-                           "method": meta.get("method") or meta.get("config", {}).get("method")}
-            if label:
-                description["label"] = label
-            result = evaluate_encoder(model, cache, config=settings, model=description,
+                           "method": method}
+            run = RunIdentity(kind="probe", method=None if method is None else str(method),
+                              label=label)
+            result = evaluate_encoder(model, cache, config=settings, model=description, run=run,
                                       feature_cache_dir=feature_cache, encoder_key=key,
                                       probe_out=probe_out, device=device, progress=say)
         else:
@@ -103,9 +100,8 @@ def register(app: typer.Typer) -> None:
             result = evaluate_baseline(baseline, cache, encoder_name=encoder_name,
                                        config=settings, weights=weights, device=device,
                                        feature_cache_dir=feature_cache, progress=say)
-            if label:
-                result["model"]["label"] = label
-        atomic_write_json(out, result)
+            result.run.label = label
+        result.write(out)
         print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
         print(f"wrote {out}")
 
@@ -122,9 +118,12 @@ def register(app: typer.Typer) -> None:
         from xrayssl.evaluate.compare import compare_metrics
         from xrayssl.evaluate.table import format_table
 
+        if level not in ("image", "study"):
+            raise XraySSLError(f"--level must be image or study, not {level!r}")
+        chosen: Literal["image", "study"] = "image" if level == "image" else "study"
         results = [read_metrics(p) for p in metrics]
         wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
-        print(format_table(results, level=level, body_part=body_part, columns=wanted))
+        print(format_table(results, level=chosen, body_part=body_part, columns=wanted))
         if compare_to is not None:
             reference = read_metrics(compare_to)
             for path, result in zip(metrics, results, strict=True):

@@ -98,7 +98,12 @@ def register(app: typer.Typer) -> None:
                  "report.gradcam)")] = None,
     ) -> None:
         """One self-contained HTML page: data, policies, ranked results, Grad-CAM, versions."""
-        from xrayssl.report.html import build_report
+        from xrayssl.report.html import render_report
+        from xrayssl.study.gradcam import explain_study
+        from xrayssl.study.results import collect
 
-        path = build_report(study, out=out, gradcam=gradcam)
+        results = collect(study)
+        if gradcam if gradcam is not None else results.report.gradcam:
+            explain_study(results)
+        path = render_report(results, out=out)
         typer.echo(f"report: {path}")

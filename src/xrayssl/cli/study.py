@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+# The storage URL of `study run`, read from the environment when --storage is not given.
+STORAGE_ENV = "XRAYSSL_STORAGE"
+
 study_app = typer.Typer(
     name="study",
     help="Compare augmentation policies: run a study, rebuild its results.",
@@ -26,8 +29,10 @@ def _share_cores(workers: int) -> int:
 def run_command(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
     storage: Annotated[str | None, typer.Option(
+        envvar=STORAGE_ENV,
         help="Optuna storage URL shared by workers, e.g. postgresql://user@host/db "
-             "(default: sqlite file in the study folder)")] = None,
+             "(default: sqlite file in the study folder); the password from PGPASSWORD or "
+             "~/.pgpass, not the URL")] = None,
     n_trials: Annotated[int | None, typer.Option(
         min=1, help="stop this worker after this many trials")] = None,
     workers: Annotated[int, typer.Option(
@@ -55,9 +60,11 @@ def run_command(
     for k in range(1, workers):
         logs.mkdir(parents=True, exist_ok=True)
         log = (logs / f"worker-{k}.log").open("a")
-        env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers))}
+        # The URL goes by the environment, not argv: a command line is readable by every user.
+        env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers)),
+               STORAGE_ENV: runner.storage_url}
         command = [sys.executable, "-m", "xrayssl", "study", "run", str(config_path),
-                   "--storage", runner.storage_url, "--workers", "1"]
+                   "--workers", "1"]
         if retry_failed:
             command.append("--retry-failed")
         helpers.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
@@ -79,7 +86,9 @@ def results_command(
     n_bootstrap: Annotated[int, typer.Option(min=100, help="paired bootstrap draws")] = 1000,
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
-    from xrayssl.study.results import RESULTS_DIR, render_markdown, write_results
+    from xrayssl.runs.results_files import RESULTS_DIR
+    from xrayssl.study.results import write_results
+    from xrayssl.study.results_tables import render_markdown
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))
@@ -99,7 +108,7 @@ def register(app: typer.Typer) -> None:
             help="tiny (smoke run) | default (under 15 min on 2 cores) | long")] = "default",
     ) -> None:
         """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
-        from xrayssl.study.demo import run_demo
+        from xrayssl.apps.demo import run_demo
 
         report = run_demo(out, budget=budget, full=full)
         typer.echo(f"report: {report}")

@@ -21,16 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from xrayssl.atomic import atomic_write_json, atomic_write_text
+from xrayssl.atomic import atomic_write_json
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 
-__all__ = [
-    "PreparedCache",
-    "atomic_write_json",
-    "atomic_write_text",
-    "write_index",
-]
+__all__ = ["PreparedCache", "write_index"]
 
 CACHE_VERSION = 1
 INDEX_FILE = "index.json"
@@ -51,6 +46,8 @@ class PreparedCache:
     config_hash: str
     masks: np.ndarray | None = None  # (N, S, S) uint8 memmap or None
     _labels: np.ndarray | None = field(default=None, repr=False)
+    _patients: np.ndarray | None = field(default=None, repr=False)
+    _studies: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: str | Path) -> PreparedCache:
@@ -102,6 +99,25 @@ class PreparedCache:
                 [-1 if r.label is None else r.label for r in self.records], dtype=np.int64
             )
         return self._labels
+
+    @property
+    def patient_ids(self) -> np.ndarray:
+        """(N,) str: each image's resampling unit, its patient, else its study, else its path.
+
+        Built once: splits, bootstraps and study-level scores index it many times.
+        """
+        if self._patients is None:
+            self._patients = np.asarray(
+                [r.patient_id or r.study_id or r.path for r in self.records], dtype=str
+            )
+        return self._patients
+
+    @property
+    def study_ids(self) -> np.ndarray:
+        """(N,) str: each image's study, else its path (one study per image)."""
+        if self._studies is None:
+            self._studies = np.asarray([r.study_id or r.path for r in self.records], dtype=str)
+        return self._studies
 
     def select(
         self,

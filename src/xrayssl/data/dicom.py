@@ -15,7 +15,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
 
-from xrayssl.data.io import UnreadableImageError, scale_to_uint8, to_gray
+from xrayssl.data.gray import UnreadableImageError, scale_to_uint8, to_gray
 
 DICOM_MAGIC_OFFSET = 128
 DICOM_MAGIC = b"DICM"

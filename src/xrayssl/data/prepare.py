@@ -1,11 +1,8 @@
-"""Records -> prepared cache: decode, gray, resize with aspect kept, CLAHE, pad, once.
+"""Records -> prepared cache, as a resumable job: decode, gray, then the pixels, once.
 
-The work is split so that nothing finished is ever lost:
+What the pixels become is :mod:`xrayssl.data.pixels`; the state files that let a killed run
+resume where it stopped are :mod:`xrayssl.data.prepare_state`. This module runs the job:
 
-* ``.prepare-state.json`` names the config hash of the run in progress; ``.progress.npy``
-  (one status byte per record: 0 to do, 1 done, 2 skipped) and ``.failures.csv`` (index and
-  reason of each skipped image) are flushed every couple of seconds, after the image bytes
-  themselves are on disk. A killed run started again with the same config resumes there.
 * Workers write straight into the shared ``images.npy`` memory map by record index.
 * ``index.json`` is written last and atomically; a folder without it is not a cache.
 * Running again with the same config and records reuses the finished cache.
@@ -15,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import multiprocessing as mp
 import os
@@ -30,6 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from xrayssl.atomic import atomic_write_text
 from xrayssl.config.base import validate
 from xrayssl.config.data import ClaheConfig, PrepareConfig
 from xrayssl.data.cache import (
@@ -39,81 +36,33 @@ from xrayssl.data.cache import (
     MASKS_FILE,
     SKIPPED_FILE,
     PreparedCache,
-    atomic_write_json,
-    atomic_write_text,
     write_index,
 )
 from xrayssl.data.checks import drop_duplicates, warn_single_class
-from xrayssl.data.io import UnreadableImageError, read_image
+from xrayssl.data.gray import UnreadableImageError
+from xrayssl.data.io import read_image
+from xrayssl.data.pixels import make_clahe, prepare_mask, prepare_pixels
+from xrayssl.data.prepare_state import (
+    DONE,
+    FAILURES_FILE,
+    PROGRESS_FILE,
+    SKIPPED,
+    STATE_FILE,
+    TODO,
+    compact,
+    fsync,
+    read_skipped,
+    save_progress,
+    skipped_csv,
+    start_or_resume,
+)
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 
-STATE_FILE = ".prepare-state.json"
-PROGRESS_FILE = ".progress.npy"
-FAILURES_FILE = ".failures.csv"
 CHECKPOINT_SECONDS = 2.0
-TODO, DONE, SKIPPED = 0, 1, 2
 
 Task = tuple[int, str, str | None]  # (record index, image path, mask path)
 Outcome = tuple[int, str | None]  # (record index, skip reason or None)
-
-
-# ---------------------------------------------------------------- pixels
-
-
-def fit_inside(img: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
-    """Resize (H, W) so the longer side is ``size``, aspect kept -> (h', w'), max = size."""
-    h, w = img.shape[:2]
-    scale = size / max(h, w)
-    new_w = max(1, min(size, round(w * scale)))
-    new_h = max(1, min(size, round(h * scale)))
-    if (new_h, new_w) == (h, w):
-        return img
-    if interpolation is None:
-        # INTER_AREA averages when shrinking (no aliasing); INTER_LINEAR when enlarging.
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(img, (new_w, new_h), interpolation=interpolation)
-
-
-def pad_square(img: np.ndarray, size: int, value: int = 0) -> np.ndarray:
-    """Centre (h', w') on a (size, size) canvas filled with ``value``."""
-    h, w = img.shape[:2]
-    if (h, w) == (size, size):
-        return np.ascontiguousarray(img)
-    top, left = (size - h) // 2, (size - w) // 2
-    return cv2.copyMakeBorder(
-        img, top, size - h - top, left, size - w - left, cv2.BORDER_CONSTANT, value=value
-    )
-
-
-def geometry(img_u8: np.ndarray, size: int, pad_value: int = 0) -> np.ndarray:
-    """(H, W) uint8 -> (size, size) uint8: resize keeping aspect, then pad. No CLAHE."""
-    return pad_square(fit_inside(img_u8, size), size, pad_value)
-
-
-def make_clahe(config: ClaheConfig) -> Any:
-    if not config.enabled:
-        return None
-    return cv2.createCLAHE(clipLimit=config.clip, tileGridSize=(config.tile, config.tile))
-
-
-def prepare_pixels(img_u8: np.ndarray, size: int, clahe: Any, pad_value: int = 0) -> np.ndarray:
-    """(H, W) uint8 -> (size, size) uint8 as stored in the cache.
-
-    CLAHE runs on the resized image before padding, so the flat padding neither skews the
-    tile histograms nor gets lifted off ``pad_value`` by them; the geometry is the same as
-    :func:`geometry`.
-    """
-    content = fit_inside(img_u8, size)
-    if clahe is not None:
-        content = clahe.apply(np.ascontiguousarray(content))
-    return pad_square(content, size, pad_value)
-
-
-def prepare_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """Any mask -> (size, size) uint8 in {0, 255}; nearest neighbour keeps it binary."""
-    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
-    return pad_square(fit_inside(binary, size, cv2.INTER_NEAREST), size, 0)
 
 
 # ---------------------------------------------------------------- workers
@@ -209,103 +158,6 @@ def config_hash(config: PrepareConfig, records: Sequence[Record]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _read_skipped(path: Path) -> list[tuple[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [(row["path"], row["reason"]) for row in csv.DictReader(handle)]
-
-
-def _skipped_csv(rows: Sequence[tuple[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "reason"])
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _read_failures(path: Path) -> dict[int, str]:
-    failures: dict[int, str] = {}
-    if path.is_file():
-        with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.reader(handle):
-                if len(row) == 2 and row[0].isdigit():
-                    failures[int(row[0])] = row[1]
-    return failures
-
-
-def _save_progress(out: Path, status: np.ndarray) -> None:
-    tmp = out / f".{PROGRESS_FILE}.tmp"
-    with tmp.open("wb") as handle:
-        np.save(handle, status)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, out / PROGRESS_FILE)
-
-
-def _fsync(path: Path) -> None:
-    # The workers' memory-map writes sit in the page cache; fsync on any descriptor of the
-    # file pushes them to disk before the progress marker claims them done.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_partial(out: Path) -> None:
-    for name in (STATE_FILE, PROGRESS_FILE, FAILURES_FILE, IMAGES_FILE, MASKS_FILE, SKIPPED_FILE):
-        (out / name).unlink(missing_ok=True)
-
-
-def _start_or_resume(
-    out: Path, digest: str, n: int, size: int, with_masks: bool
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Open the partial run for this config, or start a fresh one. -> (status, failures)."""
-    state_path = out / STATE_FILE
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        status = np.load(out / PROGRESS_FILE)
-        images = np.load(out / IMAGES_FILE, mmap_mode="r")
-        same = (
-            state.get("config_hash") == digest
-            and status.shape == (n,)
-            and images.shape == (n, size, size)
-            and (out / MASKS_FILE).is_file() == with_masks
-        )
-        del images
-    except (OSError, ValueError, json.JSONDecodeError):
-        same = False
-    if same:
-        return status.astype(np.uint8), _read_failures(out / FAILURES_FILE)
-    _remove_partial(out)
-    out.mkdir(parents=True, exist_ok=True)
-    shape = (n, size, size)
-    for name in (IMAGES_FILE, MASKS_FILE) if with_masks else (IMAGES_FILE,):
-        # Creates the full-size file (sparse on most file systems); workers open it r+.
-        created = np.lib.format.open_memmap(out / name, mode="w+", dtype=np.uint8, shape=shape)
-        del created
-    status = np.zeros(n, dtype=np.uint8)
-    _save_progress(out, status)
-    atomic_write_json(state_path, {"config_hash": digest, "n": n})
-    return status, {}
-
-
-def _compact(path: Path, keep: np.ndarray, chunk: int = 1024) -> None:
-    """Rewrite an (N, S, S) array file with only rows ``keep`` (chunked: no full copy in RAM)."""
-    source = np.load(path, mmap_mode="r")
-    tmp = path.with_name(f".{path.name}.compact")
-    target = np.lib.format.open_memmap(
-        tmp, mode="w+", dtype=source.dtype, shape=(len(keep), *source.shape[1:])
-    )
-    for start in range(0, len(keep), chunk):
-        target[start : start + chunk] = source[keep[start : start + chunk]]
-    target.flush()
-    del target, source
-    _fsync(tmp)
-    os.replace(tmp, path)
-
-
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -346,10 +198,10 @@ def _run(
     def checkpoint() -> None:
         failures_handle.flush()
         os.fsync(failures_handle.fileno())
-        _fsync(out / IMAGES_FILE)
+        fsync(out / IMAGES_FILE)
         if with_masks:
-            _fsync(out / MASKS_FILE)
-        _save_progress(out, status)
+            fsync(out / MASKS_FILE)
+        save_progress(out, status)
 
     def record(outcomes: list[Outcome]) -> None:
         nonlocal last
@@ -416,7 +268,7 @@ def prepare(
         if progress:
             print(f"reusing the prepared cache at {out} (same config hash {digest[:12]})",
                   file=sys.stderr)
-        return PrepareResult(cache=finished, skipped=_read_skipped(out / SKIPPED_FILE),
+        return PrepareResult(cache=finished, skipped=read_skipped(out / SKIPPED_FILE),
                              duplicates=len(dropped), reused=True)
     if (out / INDEX_FILE).is_file():
         if not overwrite:
@@ -427,7 +279,7 @@ def prepare(
         (out / INDEX_FILE).unlink()
 
     with_masks = any(r.mask_path for r in records)
-    status, failures = _start_or_resume(out, digest, len(records), config.size, with_masks)
+    status, failures = start_or_resume(out, digest, len(records), config.size, with_masks)
     resumed = int((status == DONE).sum())
     todo = np.flatnonzero(status == TODO)
     tasks: list[Task] = [(int(i), records[i].path, records[i].mask_path) for i in todo]
@@ -438,7 +290,7 @@ def prepare(
     keep = np.flatnonzero(status == DONE)
     skipped = [(records[i].path, failures.get(int(i), "not processed")) for i in
                np.flatnonzero(status != DONE)] + duplicates
-    atomic_write_text(out / SKIPPED_FILE, _skipped_csv(skipped))
+    atomic_write_text(out / SKIPPED_FILE, skipped_csv(skipped))
     if len(keep) == 0:
         reasons = sorted({reason for _, reason in skipped})
         raise XraySSLError(
@@ -446,9 +298,9 @@ def prepare(
             f"(reasons: {'; '.join(reasons[:5])}); see {out / SKIPPED_FILE}"
         )
     if len(keep) < len(records):
-        _compact(out / IMAGES_FILE, keep)
+        compact(out / IMAGES_FILE, keep)
         if with_masks:
-            _compact(out / MASKS_FILE, keep)
+            compact(out / MASKS_FILE, keep)
     kept_records = [records[i] for i in keep]
     messages = warn_single_class(kept_records)
     write_index(out, kept_records, config.size, config.model_dump(), digest)

@@ -9,8 +9,9 @@ import numpy as np
 
 from xrayssl.atomic import atomic_output
 from xrayssl.config.data import ClaheConfig
-from xrayssl.data.io import UnreadableImageError, read_image
-from xrayssl.data.prepare import geometry, make_clahe, prepare_pixels
+from xrayssl.data.gray import UnreadableImageError
+from xrayssl.data.io import read_image
+from xrayssl.data.pixels import geometry, make_clahe, prepare_pixels
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 

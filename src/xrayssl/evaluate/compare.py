@@ -2,40 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.metrics import delong_test, paired_bootstrap
+from xrayssl.runs.metrics_file import HELD_OUT, RunMetrics
 
 
 def compare_metrics(
-    reference: dict[str, Any], other: dict[str, Any], *, metric: str = "auroc",
-    n_boot: int = 2000, seed: int = 0,
+    reference: RunMetrics, other: RunMetrics, *, metric: str = "auroc",
+    n_boot: int = 2000, seed: int = 0, split: str = HELD_OUT,
 ) -> list[str]:
     """One line per shared label fraction: ``other - reference`` with a paired cluster-bootstrap
     CI and p-value. Both must hold predictions for the same test images."""
-    a, b = reference.get("predictions", {}), other.get("predictions", {})
-    if not a or not b or a.get("test_indices") != b.get("test_indices"):
+    a, b = reference.splits.get(split), other.splits.get(split)
+    if a is None or b is None or not a.indices or a.indices != b.indices \
+            or a.labels is None or a.clusters is None:
         raise XraySSLError(
             "these metrics files were not made on the same test images; a paired comparison "
             "needs the same cache, split and body parts"
         )
-    y = np.asarray(a["labels"], dtype=np.int64)
-    clusters = np.asarray(a["clusters"], dtype=str)
+    y = np.asarray(a.labels, dtype=np.int64)
+    clusters = np.asarray(a.clusters, dtype=str)
     lines = []
-    for key, probs_a in a["by_fraction"].items():
-        if key not in b["by_fraction"]:
+    for key, result in reference.fractions.items():
+        mine, theirs = result.scores.get(split), other.scores(result.fraction, split)
+        if mine is None or theirs is None or mine.predictions is None \
+                or theirs.predictions is None:
             continue
-        prob_a = np.asarray(probs_a, dtype=np.float64)
-        prob_b = np.asarray(b["by_fraction"][key], dtype=np.float64)
-        result = paired_bootstrap(y, prob_a, prob_b, clusters, metric=metric, n_boot=n_boot,
-                                  seed=seed)
+        prob_a = np.asarray(mine.predictions, dtype=np.float64)  # (S, N)
+        prob_b = np.asarray(theirs.predictions, dtype=np.float64)
+        out = paired_bootstrap(y, prob_a, prob_b, clusters, metric=metric, n_boot=n_boot,
+                               seed=seed)
         line = (
-            f"labels {float(key):.0%}: {metric} {result['b']:.3f} vs {result['a']:.3f}, "
-            f"difference {result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}], "
-            f"p = {result['p_value']:.3f} (patient bootstrap)"
+            f"labels {float(key):.0%}: {metric} {out['b']:.3f} vs {out['a']:.3f}, "
+            f"difference {out['delta']:+.3f} [{out['lo']:+.3f}, {out['hi']:+.3f}], "
+            f"p = {out['p_value']:.3f} (patient bootstrap)"
         )
         single = prob_a.ndim == prob_b.ndim == 2 and len(prob_a) == len(prob_b) == 1
         if metric == "auroc" and single:

@@ -18,7 +18,7 @@ import numpy as np
 
 from xrayssl.errors import XraySSLError
 
-METRICS = ("auroc", "accuracy", "kappa", "sensitivity", "specificity", "f1")
+METRICS = ("auroc", "accuracy", "kappa", "sensitivity", "specificity", "precision", "f1")
 
 
 def _check_binary(y_true: np.ndarray, prob: np.ndarray) -> None:
@@ -76,6 +76,7 @@ def weighted_metrics(
             "kappa": kappa,
             "sensitivity": tp / (tp + fn),
             "specificity": tn / (tn + fp),
+            "precision": tp / (tp + fp),  # PPV; NaN when nothing is called positive
             "f1": 2 * tp / (2 * tp + fp + fn),
         }
 

@@ -1,4 +1,4 @@
-"""Evaluate an encoder (or a baseline) on a prepared cache -> the content of ``metrics.json``.
+"""Evaluate an encoder (or a baseline) on a prepared cache -> a ``RunMetrics`` (metrics.json).
 
 Train/test come from the cache's own record splits (``train`` -> ``valid``); a cache without
 a ``valid`` split gets a stratified patient-level split of its labelled images. For each label
@@ -31,8 +31,21 @@ from xrayssl.evaluate.baselines import (
 from xrayssl.evaluate.features import default_device, extract_features
 from xrayssl.evaluate.metrics import METRICS, aggregate_studies, metrics_with_ci
 from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
-
-METRICS_FORMAT = "xrayssl-metrics-v1"
+from xrayssl.runs.metrics_file import (
+    HELD_OUT,
+    DataInfo,
+    FractionResult,
+    GroupScores,
+    HeldOutSplit,
+    ProbeFit,
+    RunIdentity,
+    RunMetrics,
+    Scores,
+    SeedSpread,
+    SplitScores,
+    TrainSplit,
+    fraction_key,
+)
 
 # fit_predict(train_positions, seed) -> (test logits (N_test,), what was fitted). Logits, not
 # probabilities: a confident model's probabilities round to exact ties (0.0, 1.0) that would
@@ -109,124 +122,117 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fraction_key(fraction: float) -> str:
-    return f"{fraction:g}"
-
-
-def _metrics_block(
+def _scores(
     cache: PreparedCache, test: np.ndarray, probs: np.ndarray, config: ProbeConfig,
     seed: int,
-) -> dict[str, Any]:
-    """Image- and study-level metrics, overall and per body part; probs (S, N_test)."""
+) -> tuple[GroupScores, dict[str, GroupScores]]:
+    """Image- and study-level scores, overall and per body part; probs (S, N_test)."""
     y = cache.labels[test]
     patients = patient_ids(cache, test)
     studies = study_ids(cache, test)
     parts = np.asarray([cache.records[int(i)].body_part for i in test])
 
-    def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> dict[str, Any] | None:
+    def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> Scores | None:
         if len(np.unique(y_)) < 2:
             return None  # AUROC undefined: a body part with one class in the test set
-        return metrics_with_ci(y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
-                               threshold=config.threshold, level=config.ci_level)
+        return Scores.from_flat(metrics_with_ci(
+            y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
+            threshold=config.threshold, level=config.ci_level))
 
-    def level(mask: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {"image": ci(y[mask], probs[:, mask], patients[mask])}
+    def group(mask: np.ndarray) -> GroupScores:
+        out = GroupScores(image=ci(y[mask], probs[:, mask], patients[mask]))
         if len(np.unique(studies[mask])) < mask.sum():  # some study has several images
             sp, sy, sc, _ = aggregate_studies(probs[:, mask], y[mask], studies[mask],
                                               patients[mask])
-            out["study"] = ci(sy, sp, sc)
+            out.study = ci(sy, sp, sc)
         return out
 
-    block: dict[str, Any] = {"overall": level(np.ones(len(test), dtype=bool))}
     unique_parts = sorted(set(parts.tolist()))
-    if len(unique_parts) > 1:
-        block["by_body_part"] = {p: level(parts == p) for p in unique_parts}
-    return block
+    by_part = {p: group(parts == p) for p in unique_parts} if len(unique_parts) > 1 else {}
+    return group(np.ones(len(test), dtype=bool)), by_part
+
+
+def _seed_spread(cache: PreparedCache, test: np.ndarray, probs: np.ndarray,
+                 config: ProbeConfig) -> dict[str, SeedSpread]:
+    """Each metric of every label subset's probe on its own; probs (S, N_test), S > 1."""
+    y = cache.labels[test]
+    per_seed = [metrics_with_ci(y, p, patient_ids(cache, test), n_boot=0,
+                                threshold=config.threshold) for p in probs]
+    return {
+        m: SeedSpread(values=[r[m]["value"] for r in per_seed],
+                      sd=_finite(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
+                                            for r in per_seed], ddof=1)))
+        for m in METRICS
+    }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def evaluate_predictor(
     cache: PreparedCache,
     fit_predict: FitPredict,
     *,
+    run: RunIdentity,
     model: dict[str, Any],
     config: ProbeConfig,
     split: EvalSplit,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Run ``fit_predict`` for every label fraction and seed; collect metrics and predictions."""
+) -> RunMetrics:
+    """Run ``fit_predict`` for every label fraction and seed; collect scores and predictions."""
     say = progress or (lambda _msg: None)
-    results: dict[str, Any] = {}
-    predictions: dict[str, list[list[float]]] = {}
+    fractions: dict[str, FractionResult] = {}
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
-        runs, logits = [], []
+        fits, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
             position = np.searchsorted(split.train, subset)  # split.train is sorted
             logit, fitted = fit_predict(position, seed)
             logits.append(np.asarray(logit, dtype=np.float64))
-            runs.append({
-                "seed": seed,
-                "n_train": len(subset),
-                "n_train_positive": int(cache.labels[subset].sum()),
-                "n_train_patients": len(set(patient_ids(cache, subset).tolist())),
-                "seconds": round(time.perf_counter() - started, 3),
-                **fitted,
-            })
+            fits.append(ProbeFit(
+                seed=seed, n_train=len(subset),
+                n_train_positive=int(cache.labels[subset].sum()),
+                n_train_patients=len(set(patient_ids(cache, subset).tolist())),
+                seconds=round(time.perf_counter() - started, 3), fitted=fitted,
+            ))
             say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
-        stacked = np.stack(logits)  # (S, N_test)
-        probs = sigmoid(stacked)
-        block = _metrics_block(cache, split.test, probs, config, seed=0)
-        spread = {}
-        if len(probs) > 1:
-            y = cache.labels[split.test]
-            per_seed = [
-                metrics_with_ci(y, p, patient_ids(cache, split.test), n_boot=0,
-                                threshold=config.threshold) for p in probs
-            ]
-            spread = {
-                m: {"values": [r[m]["value"] for r in per_seed],
-                    "sd": float(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
-                                           for r in per_seed], ddof=1))}
-                for m in METRICS
-            }
-        results[_fraction_key(fraction)] = {
-            "fraction": fraction, "runs": runs, "metrics": block, "seed_spread": spread,
-        }
-        # Unrounded: rounding probabilities would create ties and shift AUROC.
-        predictions[_fraction_key(fraction)] = probs.tolist()
+        probs = sigmoid(np.stack(logits))  # (S, N_test)
+        overall, by_part = _scores(cache, split.test, probs, config, seed=0)
+        scores = SplitScores(
+            overall=overall, by_body_part=by_part,
+            seed_spread=_seed_spread(cache, split.test, probs, config) if len(probs) > 1 else {},
+            predictions=probs.tolist(),
+        )
+        fractions[fraction_key(fraction)] = FractionResult(
+            fraction=fraction, fits=fits, scores={HELD_OUT: scores})
     y_test = cache.labels[split.test]
-    return {
-        "format": METRICS_FORMAT,
-        "model": model,
-        "data": {
-            "cache": str(cache.root),
-            "config_hash": cache.config_hash,
-            "image_size": cache.size,
-            "body_parts": sorted({cache.records[int(i)].body_part for i in split.test}),
-            "split": split.how,
-            "n_train": len(split.train),
-            "n_train_patients": len(set(patient_ids(cache, split.train).tolist())),
-            "n_test": len(split.test),
-            "n_test_positive": int(y_test.sum()),
-            "n_test_patients": len(set(patient_ids(cache, split.test).tolist())),
-        },
-        "evaluation": {
+    test_parts = sorted({cache.records[int(i)].body_part for i in split.test})
+    return RunMetrics(
+        run=run,
+        model=model,
+        data=DataInfo(cache=str(cache.root), config_hash=cache.config_hash,
+                      image_size=cache.size, body_parts=test_parts),
+        evaluation={
             **config.model_dump(mode="json"),
             "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
             "ci": "percentile bootstrap resampling patients (studies nest in patients)",
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
         },
-        "results": results,
-        "predictions": {
-            "test_indices": split.test.tolist(),
-            "labels": y_test.tolist(),
-            "clusters": patient_ids(cache, split.test).tolist(),
-            "by_fraction": predictions,  # P(abnormal), (seeds, N_test) per fraction
-        },
-    }
+        train=TrainSplit(n=len(split.train),
+                         n_patients=len(set(patient_ids(cache, split.train).tolist()))),
+        splits={HELD_OUT: HeldOutSplit(
+            how=split.how, indices=split.test.tolist(), labels=y_test.tolist(),
+            clusters=patient_ids(cache, split.test).tolist(), n=len(split.test),
+            n_positive=int(y_test.sum()),
+            n_patients=len(set(patient_ids(cache, split.test).tolist())),
+            body_parts=test_parts,
+        )},
+        fractions=fractions,
+    )
 
 
 def _probe_fit_predict(
@@ -255,14 +261,16 @@ def evaluate_encoder(
     seeds: int | None = None,
     config: ProbeConfig | None = None,
     model: dict[str, Any] | None = None,
+    run: RunIdentity | None = None,
     feature_cache_dir: Path | None = None,
     encoder_key: str | None = None,
     probe_out: Path | None = None,
     device: torch.device | str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Linear-probe evaluation of a frozen encoder; returns the metrics.json dict.
+) -> RunMetrics:
+    """Linear-probe evaluation of a frozen encoder -> the content of metrics.json.
 
+    ``run`` names what is evaluated (default: a lone ``xrayssl probe`` of an encoder).
     ``probe_out`` saves the probe fitted on 100% of the training labels (for Grad-CAM).
     """
     config = _configure(config, fractions, body_parts, seeds)
@@ -282,10 +290,10 @@ def evaluate_encoder(
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
     description.setdefault("feature_dim", int(features.shape[1]))
-    out = evaluate_predictor(cache, fit_predict, model=description, config=config, split=split,
-                             progress=say)
-    out["timing"] = {"feature_seconds": round(feature_seconds, 3),
-                     "total_seconds": round(time.perf_counter() - started, 3)}
+    out = evaluate_predictor(cache, fit_predict, run=run or RunIdentity(kind="probe"),
+                             model=description, config=config, split=split, progress=say)
+    out.timing = {"feature_seconds": round(feature_seconds, 3),
+                  "total_seconds": round(time.perf_counter() - started, 3)}
     if probe_out is not None and "full" in keep:
         keep["full"].save(probe_out)
     return out
@@ -304,17 +312,19 @@ def evaluate_baseline(
     device: torch.device | str | None = None,
     feature_cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """``raw`` / ``random`` / ``imagenet`` go through the linear probe; ``supervised`` trains
     the encoder end to end on the same label subsets and reports its own head's predictions."""
     config = _configure(config, fractions, body_parts, seeds)
     model: dict[str, Any] = {"kind": kind, "baseline": True}
+    run = RunIdentity(kind="baseline", baseline=kind)
     if kind != "supervised":
         encoder = build_baseline_encoder(kind, encoder_name=encoder_name, image_size=cache.size,
                                          weights=weights, raw_size=config.raw_size)
         if kind != "raw":
             model["encoder_name"] = encoder_name
-        return evaluate_encoder(encoder, cache, config=config, model=model, device=device,
+        return evaluate_encoder(encoder, cache, config=config, model=model, run=run,
+                                device=device,
                                 feature_cache_dir=feature_cache_dir, progress=progress)
     split = make_split(cache, config.body_parts, config.test_fraction)
     dev = torch.device(device) if device is not None else default_device()
@@ -338,9 +348,9 @@ def evaluate_baseline(
             "history": trained.history,
         }
 
-    out = evaluate_predictor(cache, fit_predict, model=model, config=config, split=split,
-                             progress=progress)
-    out["timing"] = {"total_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
+    out = evaluate_predictor(cache, fit_predict, run=run, model=model, config=config,
+                             split=split, progress=progress)
+    out.timing = {"total_seconds": round(time.perf_counter() - started, 3), "device": str(dev)}
     return out
 
 

@@ -3,57 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-DEFAULT_COLUMNS = ("auroc", "kappa", "accuracy", "sensitivity", "specificity", "f1")
+from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunMetrics
+
+DEFAULT_COLUMNS = (
+    "auroc", "kappa", "accuracy", "sensitivity", "specificity", "precision", "f1",
+)
 
 
-def model_label(metrics: dict[str, Any]) -> str:
-    model = metrics.get("model", {})
-    if model.get("label"):
-        return str(model["label"])
-    if model.get("baseline"):
-        kind = str(model.get("kind", "baseline"))
+def model_label(metrics: RunMetrics) -> str:
+    run, model = metrics.run, metrics.model
+    if run.label:
+        return run.label
+    if run.kind == "baseline":
+        kind = run.baseline or "baseline"
         name = model.get("encoder_name")
         if kind == "raw":
             return "raw pixels"
         return f"{kind} ({name})" if name else kind
     spec = model.get("spec", {})
-    meta = model.get("meta", {})
-    method = model.get("method") or meta.get("method") or meta.get("config", {}).get("method")
     name = spec.get("name", "encoder") if isinstance(spec, dict) else "encoder"
-    return f"{method} ({name})" if method else str(name)
+    return f"{run.method} ({name})" if run.method else str(name)
 
 
-def format_value(entry: dict[str, Any] | None, with_ci: bool = True) -> str:
-    if not entry or entry.get("value") is None:
+def format_value(entry: Estimate | None, with_ci: bool = True) -> str:
+    if entry is None or entry.value is None:
         return "n/a"
-    text = f"{entry['value']:.3f}"
-    if with_ci and entry.get("lo") is not None and entry.get("hi") is not None:
-        text += f" [{entry['lo']:.3f}, {entry['hi']:.3f}]"
+    text = f"{entry.value:.3f}"
+    if with_ci and entry.lo is not None and entry.hi is not None:
+        text += f" [{entry.lo:.3f}, {entry.hi:.3f}]"
     return text
 
 
 def rows(
-    results: Sequence[dict[str, Any]], level: str = "image", body_part: str | None = None,
-    columns: Sequence[str] = DEFAULT_COLUMNS,
+    results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
+    columns: Sequence[str] = DEFAULT_COLUMNS, split: str = HELD_OUT,
 ) -> list[list[str]]:
     out = []
     for metrics in results:
-        for key, block in metrics.get("results", {}).items():
-            scope = block["metrics"]["overall"] if body_part is None else (
-                block["metrics"].get("by_body_part", {}).get(body_part, {}))
-            entry = scope.get(level) if scope else None
-            n_runs = len(block.get("runs", []))
+        for key, result in metrics.fractions.items():
+            scores = result.scores.get(split)
+            n_runs = len(result.fits)
             labels = f"{float(key):.0%}" + (f" x{n_runs}" if n_runs > 1 else "")
             row = [model_label(metrics), labels]
-            row += [format_value(entry.get(c) if entry else None) for c in columns]
+            row += [format_value(scores.estimate(c, level, body_part) if scores else None)
+                    for c in columns]
             out.append(row)
     return out
 
 
 def format_table(
-    results: Sequence[dict[str, Any]], level: str = "image", body_part: str | None = None,
+    results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
     columns: Sequence[str] = DEFAULT_COLUMNS, title: str | None = None,
 ) -> str:
     """Aligned text table; values are ``point [95% CI]``, multi-seed rows say ``xN``."""

@@ -206,7 +206,7 @@ def display_images(
 
 def _original_in_cache_geometry(cache: PreparedCache, index: int) -> np.ndarray:
     from xrayssl.data.io import read_image
-    from xrayssl.data.prepare import geometry
+    from xrayssl.data.pixels import geometry
 
     path = cache.records[index].path
     if "#" not in path and not Path(path).exists():

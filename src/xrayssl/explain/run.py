@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xrayssl.data.cache import PreparedCache, atomic_write_json
+from xrayssl.atomic import atomic_write_json
+from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.explain.gradcam import ShowOn, compute_cams, display_images
 from xrayssl.explain.localization import localization_score

@@ -17,7 +17,6 @@ Names:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,48 +26,13 @@ from torch import nn
 
 from xrayssl.atomic import atomic_output
 from xrayssl.errors import XraySSLError
-from xrayssl.registry import Registry
+from xrayssl.models import tiny_resnet  # registers resnet_tiny
+from xrayssl.models.encoder import ENCODERS, GRAY_MEAN, GRAY_STD, Encoder, EncoderBuilder
 
-# Grey-level statistics of ImageNet (the means of the RGB channel statistics). Matching them
-# keeps summed-RGB stem weights in the regime they were trained in.
-GRAY_MEAN = 0.449
-GRAY_STD = 0.226
-
-
-class Encoder(nn.Module):
-    """A backbone that maps normalised images to a flat feature vector."""
-
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(
-        self,
-        body: nn.Module,
-        feature_dim: int,
-        gradcam_layer: nn.Module,
-        spec: dict[str, Any],
-        mean: float = GRAY_MEAN,
-        std: float = GRAY_STD,
-    ) -> None:
-        super().__init__()
-        self.body = body
-        self.feature_dim = feature_dim
-        self.gradcam_layer = gradcam_layer
-        self.spec = dict(spec)
-        # Constants, not learnt: kept out of the state_dict so the spec alone defines them.
-        self.register_buffer("mean", torch.tensor(mean), persistent=False)
-        self.register_buffer("std", torch.tensor(std), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 1:
-            raise ValueError(f"encoder expects (B, 1, H, W) images, got {tuple(x.shape)}")
-        x = (x - self.mean) / self.std
-        features: torch.Tensor = self.body(x)  # (B, D)
-        return features.flatten(1)
-
-
-EncoderBuilder = Callable[[int, Path | None], Encoder]
-ENCODERS: Registry[EncoderBuilder] = Registry("encoder")
+__all__ = [
+    "ENCODERS", "GRAY_MEAN", "GRAY_STD", "Encoder", "EncoderBuilder", "build_encoder",
+    "load_encoder", "save_encoder", "size_hint", "tiny_resnet",
+]
 
 
 def load_weight_file(path: Path) -> dict[str, torch.Tensor]:
@@ -275,7 +239,3 @@ def load_encoder(path: Path) -> tuple[Encoder, dict[str, Any]]:
     except RuntimeError as err:
         raise XraySSLError(f"{path}: weights do not fit encoder {spec['name']!r}: {err}") from None
     return encoder, meta
-
-
-# Encoders defined in modules of their own register themselves when imported.
-from xrayssl.models import tiny_resnet  # noqa: E402, F401

@@ -33,10 +33,11 @@ import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
+from xrayssl.atomic import atomic_write_json, atomic_write_text
 from xrayssl.augment.spec import Policy, parse_policy
 from xrayssl.augment.views import TwoViews
 from xrayssl.config.pretrain import PretrainConfig
-from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
+from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.models.datamodule import PairDataModule, PairViews
 from xrayssl.models.encoders import build_encoder, save_encoder

@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from xrayssl.errors import XraySSLError
-from xrayssl.models.encoders import ENCODERS, Encoder
+from xrayssl.models.encoder import ENCODERS, Encoder
 
 WIDTHS = (16, 32, 64, 128)
 

@@ -22,21 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import yaml
 
 from xrayssl.config.base import validate
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.config.study import ObjectiveSettings, StudyConfig
-from xrayssl.data.cache import PreparedCache, atomic_write_json, atomic_write_text
+from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import PROBE_FILE
+from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
+from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
-
-METRICS_FILE = "metrics.json"
-PROBE_FILE = "probe.json"
-CONFIG_FILE = "config.yaml"
-
 
 
 def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCache:
@@ -115,22 +112,20 @@ def check_study(config: StudyConfig) -> None:
             raise XraySSLError(f"study {config.name}: policy {spec!r}: {err}") from None
 
 
-def objective_value(metrics: dict[str, Any], objective: ObjectiveSettings) -> float:
-    """The number a trial is ranked by, read from its metrics.json content."""
-    for block in metrics.get("results", {}).values():
-        if abs(float(block.get("fraction", -1)) - objective.fraction) > 1e-9:
-            continue
-        level = (block.get("metrics", {}).get("overall") or {}).get(objective.level)
-        if not level:
-            raise XraySSLError(
-                f"no {objective.level}-level metrics (the test set may have one image per "
-                "study); set objective.level to image"
-            )
-        value = (level.get(objective.metric) or {}).get("value")
-        if value is None:
-            raise XraySSLError(f"metric {objective.metric} is undefined on this test set")
-        return float(value)
-    raise XraySSLError(f"no results at label fraction {objective.fraction:g}")
+def objective_value(metrics: RunMetrics, objective: ObjectiveSettings) -> float:
+    """The number a trial is ranked by, read from its metrics.json."""
+    scores = metrics.scores(objective.fraction)
+    if scores is None:
+        raise XraySSLError(f"no results at label fraction {objective.fraction:g}")
+    if scores.overall.level(objective.level) is None:
+        raise XraySSLError(
+            f"no {objective.level}-level metrics (the test set may have one image per "
+            "study); set objective.level to image"
+        )
+    estimate = scores.estimate(objective.metric, objective.level)
+    if estimate is None or estimate.value is None:
+        raise XraySSLError(f"metric {objective.metric} is undefined on this test set")
+    return float(estimate.value)
 
 
 class MonitorReporter(pl.Callback):
@@ -167,21 +162,16 @@ class PipelineTrial:
         folder.mkdir(parents=True, exist_ok=True)
         metrics_path = folder / METRICS_FILE
         if metrics_path.is_file():  # finished before its worker died: only read it back
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-            return self._outcome(metrics)
+            return self._outcome(RunMetrics.read(metrics_path))
         pretrain = pretrain_config(self.config, ctx.point, self.progress)
         probe = probe_config(self.config)
-        atomic_write_text(folder / CONFIG_FILE, yaml.safe_dump({
-            "study": self.config.name,
-            "key": ctx.point.key,
-            "method": ctx.point.method,
-            "policy": ctx.point.policy.view1,
-            "policy_b": ctx.point.policy.view2,
-            "seed": ctx.point.seed,
-            "pretrain": pretrain.model_dump(mode="json"),
-            "probe": probe.model_dump(mode="json"),
-            "objective": self.config.objective.model_dump(mode="json"),
-        }, sort_keys=False))
+        trial = TrialConfig(
+            study=self.config.name, key=ctx.point.key, method=ctx.point.method,
+            policy=ctx.point.policy.view1, policy_b=ctx.point.policy.view2, seed=ctx.point.seed,
+            pretrain=pretrain.model_dump(mode="json"), probe=probe.model_dump(mode="json"),
+            objective=self.config.objective.model_dump(mode="json"),
+        )
+        trial.write(folder / CONFIG_FILE)
         if not self._pretraining_finished(folder / SUMMARY_FILE, pretrain.epochs):
             run_pretraining(pretrain, self.cache, folder, callbacks=[MonitorReporter(ctx.report)])
         encoder, _meta = load_encoder(folder / ENCODER_FILE)
@@ -191,8 +181,11 @@ class PipelineTrial:
             model={"method": ctx.point.method, "policy": ctx.point.policy.view1,
                    "policy_b": ctx.point.policy.view2, "seed": ctx.point.seed,
                    "trial": folder.name, "encoder": str(folder / ENCODER_FILE)},
+            run=RunIdentity(kind="trial", method=trial.method, policy=trial.policy,
+                            policy_b=trial.policy_b, seed=trial.seed, key=trial.key,
+                            epochs=pretrain.epochs),
         )
-        atomic_write_json(metrics_path, metrics)
+        metrics.write(metrics_path)
         return self._outcome(metrics)
 
     @staticmethod
@@ -205,7 +198,7 @@ class PipelineTrial:
             return False
         return bool(int(done) >= epochs and summary.with_name("encoder.pt").is_file())
 
-    def _outcome(self, metrics: dict[str, Any]) -> TrialOutcome:
+    def _outcome(self, metrics: RunMetrics) -> TrialOutcome:
         value = objective_value(metrics, self.config.objective)
         summary: dict[str, float] = {str(self.config.objective.metric): value}
         return TrialOutcome(value=value, summary=summary)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from xrayssl.data.cache import atomic_write_text
+from xrayssl.atomic import atomic_write_text
 
 DATASET_DIR = "MURA-v1.1"
 MASKS_DIR = "MURA-v1.1-masks"

@@ -83,7 +83,8 @@ def demo_config(out: Path, budget: str = "default", full: bool = False) -> Study
 def run_demo(out: Path, budget: str = "default", full: bool = False,
              progress: bool = True) -> Path:
     """Run (or continue) the demo; returns the report's path."""
-    from xrayssl.report.html import build_report
+    from xrayssl.report.html import render_report
+    from xrayssl.study.gradcam import explain_study
     from xrayssl.study.results import write_results
     from xrayssl.study.runner import StudyRunner
     from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
@@ -110,7 +111,9 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
         )
     results = write_results(config.study_dir)
     say(f"[demo] results: {config.study_dir / 'results' / 'results.md'}")
-    report = build_report(config.study_dir)
+    if config.report.gradcam:
+        explain_study(results, cache)
+    report = render_report(results)
     for method, trial in results.best_per_method().items():
         say(f"[demo] best for {method}: {trial.policy} "
             f"({results.metric.upper()} {trial.value:.3f} [{trial.lo:.3f}, {trial.hi:.3f}])")

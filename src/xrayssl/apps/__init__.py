@@ -1,0 +1,1 @@
+"""Applications built on the library: end-to-end runs that use every stage, the report included."""

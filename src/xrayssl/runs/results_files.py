@@ -1,0 +1,45 @@
+"""``runs/<study>/results/``: the study's derived tables, as CSV and one Markdown page.
+
+They are outputs for people and spreadsheets; nothing reads them back (the report renders the
+study's results directly), and they are always rebuilt from the run folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xrayssl.atomic import atomic_write_text
+
+RESULTS_DIR = "results"
+Rows = list[dict[str, Any]]
+
+
+def csv_text(rows: Rows) -> str:
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@dataclass
+class ResultsFiles:
+    ranked: Rows  # every run: objective and second metric with CIs, paired differences
+    by_body_part: Rows  # the objective per body part for every run
+    op_effects: Rows  # mean change of the objective when an op is added
+    pairwise: Rows  # the view-1 op x view-2 op grid
+    label_efficiency: Rows  # the objective at every label fraction
+    markdown: str  # results.md: all of the above, best policies first
+
+    def write(self, study_dir: Path) -> Path:
+        out = Path(study_dir) / RESULTS_DIR
+        for name in ("ranked", "by_body_part", "op_effects", "pairwise", "label_efficiency"):
+            atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
+        atomic_write_text(out / "results.md", self.markdown)
+        return out

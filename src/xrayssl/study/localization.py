@@ -1,0 +1,73 @@
+"""The Grad-CAM stage's record of a study (``<study>/gradcam/explain.json``), read into the
+localization summary: which trials were explained, how well each CAM finds the lesion, and
+where the comparison sheet is."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xrayssl.explain.localization import LocalizationScore
+from xrayssl.explain.run import EXPLAIN_FILE, SHEET_FILE
+
+GRADCAM_DIR = "gradcam"
+
+
+@dataclass(frozen=True)
+class ExplainedModel:
+    name: str  # as named on the comparison sheet
+    run: str | None  # the run folder it came from
+    localization: LocalizationScore | None  # None: no lesion masks in the data
+
+
+@dataclass
+class GradcamSummary:
+    folder: Path
+    models: list[ExplainedModel]
+    sheet: Path | None  # the comparison sheet, when it is there
+    originals_missing: int = 0  # images whose CAMs are drawn over the prepared image
+    notes: list[str] = field(default_factory=list)
+
+    def by_run(self) -> dict[str, LocalizationScore]:
+        return {m.run: m.localization for m in self.models
+                if m.run is not None and m.localization is not None}
+
+    @property
+    def tolerance(self) -> int | None:
+        scores = [m.localization for m in self.models if m.localization is not None]
+        return scores[-1].tolerance if scores else None
+
+
+def _score(data: Any) -> LocalizationScore | None:
+    if not isinstance(data, dict):
+        return None
+    try:
+        return LocalizationScore(**data)
+    except TypeError:
+        return None
+
+
+def read_gradcam(study_dir: Path, notes: list[str]) -> GradcamSummary | None:
+    """None when Grad-CAM has not run for the study; a damaged record becomes a note."""
+    folder = Path(study_dir) / GRADCAM_DIR
+    path = folder / EXPLAIN_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        notes.append(f"{path} could not be read ({err}); Grad-CAM is left out")
+        return None
+    if not isinstance(record, dict):
+        notes.append(f"{path} is not a JSON object; Grad-CAM is left out")
+        return None
+    models = [
+        ExplainedModel(str(m.get("name", "?")), None if m.get("run") is None else str(m["run"]),
+                       _score(m.get("localization")))
+        for m in record.get("models", []) if isinstance(m, dict)
+    ]
+    sheet = folder / SHEET_FILE
+    return GradcamSummary(folder, models, sheet if sheet.is_file() else None,
+                          len(record.get("originals_missing") or {}))

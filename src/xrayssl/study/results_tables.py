@@ -1,0 +1,116 @@
+"""``StudyResults`` as the files of ``runs/<study>/results/``: CSV tables and ``results.md``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from xrayssl.runs.metrics_file import Estimate
+from xrayssl.runs.results_files import ResultsFiles
+from xrayssl.study.comparisons import ALPHA, significant
+from xrayssl.study.results import StudyResults
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _ci(value: float, lo: float, hi: float) -> str:
+    if not math.isfinite(value):
+        return "–"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _diff(block: dict[str, float]) -> str:
+    if not block:
+        return "–"
+    star = " *" if significant(block) else ""
+    return (f"{block['delta']:+.3f} [{block['lo']:+.3f}, {block['hi']:+.3f}] "
+            f"p={block.get('p_holm', block['p']):.3f}{star}")
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _value(estimate: Estimate | None) -> float | None:
+    return None if estimate is None else estimate.value
+
+
+def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
+    rows = []
+    for rank, t in enumerate(results.ranked(), start=1):
+        row: dict[str, Any] = {
+            "rank": rank, "method": t.method, "policy": t.policy, "seed": t.seed,
+            results.metric: _fmt(t.value, 4), f"{results.metric}_lo": _fmt(t.lo, 4),
+            f"{results.metric}_hi": _fmt(t.hi, 4),
+            t.other: _fmt(t.other_value, 4), f"{t.other}_lo": _fmt(t.other_lo, 4),
+            f"{t.other}_hi": _fmt(t.other_hi, 4),
+        }
+        for slot in ("vs_best", "vs_baseline"):
+            block = getattr(t, slot)
+            row[f"{slot}_delta"] = _fmt(block.get("delta", math.nan), 4)
+            row[f"{slot}_p_holm"] = _fmt(block.get("p_holm", math.nan), 4)
+            row[f"{slot}_significant"] = "" if not block else str(significant(block)).lower()
+        row["folder"] = t.folder
+        rows.append(row)
+    return rows
+
+
+def render_markdown(results: StudyResults) -> str:
+    metric = results.metric.upper()
+    out = [f"# Study results: {results.study_dir.name}", "",
+           f"Objective: {results.level}-level {metric} at {results.fraction:.0%} of the training "
+           f"labels; {len(results.trials)} finished trials. Differences: paired bootstrap "
+           f"(patients resampled), Holm-corrected per method; * = p < {ALPHA}.", ""]
+    out += ["## Best policy per method", ""]
+    out.append(_markdown(["method", "policy", f"{metric} [95% CI]", "vs baseline"], [
+        [m, t.policy, _ci(t.value, t.lo, t.hi), _diff(t.vs_baseline)]
+        for m, t in results.best_per_method().items()]))
+    out += ["", "## Ranked", ""]
+    other = "AUROC" if results.metric == "kappa" else "kappa"
+    out.append(_markdown(
+        ["rank", "method", "policy", "seed", f"{metric} [95% CI]", f"{other} [95% CI]",
+         "vs best of method", "vs baseline"],
+        [[str(i), t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
+          _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_best), _diff(t.vs_baseline)]
+         for i, t in enumerate(results.ranked(), start=1)]))
+    parts = results.best_per_body_part()
+    if parts:
+        out += ["", "## Best policy per body part", ""]
+        out.append(_markdown(["body part", "method", "policy", metric],
+                             [[p, t.method, t.policy, _fmt(_value(t.by_part[p]))]
+                              for p, t in parts.items()]))
+    if results.op_effects:
+        out += ["", "## Per-op effect (mean change when the op is added)", ""]
+        out.append(_markdown(["method", "op", f"mean change in {metric}", "pairs"],
+                             [[e.method, e.op, f"{e.mean_change:+.4f}", str(e.n_pairs)]
+                              for e in results.op_effects]))
+    if results.notes:
+        out += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]
+    return "\n".join(out) + "\n"
+
+
+def results_files(results: StudyResults) -> ResultsFiles:
+    parts = sorted({p for t in results.trials for p in t.by_part})
+    return ResultsFiles(
+        ranked=ranked_rows(results),
+        by_body_part=[
+            {"method": t.method, "policy": t.policy, "seed": t.seed,
+             **{p: _fmt(_value(t.by_part.get(p)), 4) for p in parts}}
+            for t in results.ranked()],
+        op_effects=[{"method": e.method, "op": e.op, "mean_change": e.mean_change,
+                     "n_pairs": e.n_pairs} for e in results.op_effects],
+        pairwise=[{"method": c.method, "view1_op": c.view1_op, "view2_op": c.view2_op,
+                   "value": c.value} for c in results.pairwise],
+        label_efficiency=[
+            {"method": t.method, "policy": t.policy, "seed": t.seed, "fraction": f,
+             results.metric: _fmt(e.value, 4)}
+            for t in results.ranked() for f, e in t.by_fraction.items()],
+        markdown=render_markdown(results),
+    )
