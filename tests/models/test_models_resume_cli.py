@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import MakeCache
 
@@ -109,6 +110,7 @@ def test_sigkilled_run_with_default_settings_resumes_bit_for_bit(
     assert [row.get("loss") for row in meta_b["history"]] == losses
 
 
+@pytest.mark.slow  # the resume test above already compares two processes bit for bit
 def test_two_runs_give_bit_identical_encoders(make_cache: MakeCache, tmp_path: Path) -> None:
     """Repeatable by default on one machine: no seed, flag or thread setting needed."""
     cache = make_cache(n=64, size=32)
