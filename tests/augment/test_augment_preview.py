@@ -85,3 +85,31 @@ def test_cli_list_shows_every_op_and_its_parameters() -> None:
     lines = {line.split(":", 1)[0]: line for line in result.output.splitlines()}
     assert "seed study's chess board" in lines["chessboard"]  # which of the two the seed used
     assert "not the seed study's chess board" in lines["checkerboard_mask"]
+
+
+def test_cli_preview_of_two_views_draws_a_row_per_view_at_the_cache_size(
+    tmp_path: Path, make_cache: MakeCache
+) -> None:
+    cache = make_cache(n=8, size=32)
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    for policy, out in (("flip", one), ("crop | flip+chessboard(p=1)", two)):
+        result = runner.invoke(app, ["augment", "preview", "--policy", policy, "--images",
+                                     str(cache.root), "--out", str(out), "--n-images", "2",
+                                     "--draws", "2"])
+        assert result.exit_code == 0, result.output
+        assert "of 32 px" in result.output  # the cache's side, not an upscale to 224
+    assert "random_resized_crop | flip+chessboard(p=1)" in result.output
+    assert "per view" in result.output
+    with Image.open(one) as single, Image.open(two) as pair:
+        assert single.size[0] == pair.size[0]  # same columns
+        assert pair.size[1] > 1.6 * single.size[1]  # twice the rows: view 1 and view 2
+
+
+def test_an_empty_policy_is_an_error_not_identity(tmp_path: Path, make_cache: MakeCache) -> None:
+    cache = make_cache(n=8, size=32)
+    for policy in ("", "  ", "crop | "):
+        result = runner.invoke(app, ["augment", "preview", "--policy", policy, "--images",
+                                     str(cache.root), "--out", str(tmp_path / "g.png")])
+        assert result.exit_code != 0
+        assert "identity" in str(result.exception)
+    assert not (tmp_path / "g.png").exists()

@@ -74,7 +74,7 @@ def test_prepare_config_errors_name_field_and_allowed_values(tmp_path: Path, xra
     bad_value = xrayssl("prepare", str(src), "--out", out, "--clahe", "clip=-1")
     assert bad_value.returncode == 2 and "clip: Input should be greater than 0" in bad_value.stderr
     bad_size = xrayssl("prepare", str(src), "--out", out, "--size", "2")
-    assert bad_size.returncode == 2 and "size: Input should be greater than or equal to 8" in (
+    assert bad_size.returncode == 2 and "--size 2: the smallest cache side is 16 px" in (
         bad_size.stderr)
     bad_map = xrayssl("prepare", str(src), "--out", out, "--label-map", "normal=0,abnormal=2")
     assert bad_map.returncode == 2 and "allowed values: 0, 1" in bad_map.stderr

@@ -99,3 +99,21 @@ def test_npz_reference(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_image(f"{tmp_path}/m.npz#train_images/2"), images[2])
     with pytest.raises(UnreadableImageError, match="out of range"):
         read_image(f"{tmp_path}/m.npz#train_images/3")
+
+
+@pytest.mark.parametrize("content", [b"this is not an image\n", b"GIF89a" + bytes(40),
+                                     b"\x89PNG\r\n\x1a\n" + bytes(30) + b"IEND\xaeB`\x82"])
+def test_reasons_are_words_without_python_object_reprs(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableImageError) as info:
+        read_image(path)
+    reason = info.value.reason
+    assert "0x" not in reason and "<" not in reason and "object at" not in reason, reason
+    assert reason.startswith(("not a readable image", "damaged image")), reason
+
+
+def test_object_reprs_are_cut_from_any_reason() -> None:
+    error = UnreadableImageError("a.png", "cannot identify image file <_io.BytesIO object at "
+                                          "0x7f3a2b1c4d90>")
+    assert error.reason == "cannot identify image file"

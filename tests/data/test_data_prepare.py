@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from imagefiles import gradient, write_palette_png, write_png, write_rgba_png
 
-from xrayssl.config.data import ClaheConfig
+from xrayssl.config.data import ClaheConfig, PrepareConfig, describe_clahe
 from xrayssl.data import prepare as prepare_module
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.data.checks import DataWarning
@@ -44,7 +45,7 @@ def test_geometry_keeps_aspect_and_pads() -> None:
 
 def test_clahe_on_content_leaves_padding_alone() -> None:
     img = gradient(10, 40)
-    out = prepare_pixels(img, 20, make_clahe(ClaheConfig(clip=3.0, tile=2)))
+    out = prepare_pixels(img, 20, make_clahe(ClaheConfig(clip=3.0, tile=2), 20))
     assert (out[:7] == 0).all() and (out[12:] == 0).all()
     assert not np.array_equal(out, geometry(img, 20))  # CLAHE changed the content
 
@@ -54,11 +55,12 @@ def test_cache_holds_the_prepared_pixels(tmp_path: Path) -> None:
     cache = prepare_cache(records, tmp_path / "cache", size=16, workers=1, progress=False)
     assert cache.images.shape == (8, 16, 16) and cache.images.dtype == np.uint8
     assert cache.records == records
-    clahe = make_clahe(ClaheConfig())
+    clahe = make_clahe(ClaheConfig(), 16)
     for i in range(len(records)):
         expected = prepare_pixels(gradient(20 + i, 30, seed=i), 16, clahe)
         np.testing.assert_array_equal(cache.images[i], expected)
-    assert cache.config["clahe"] == {"enabled": True, "clip": 2.0, "tile": 8}
+    # At 16 px the asked 8x8 grid would make 2 px tiles: 2x2 tiles are used and recorded.
+    assert cache.config["clahe"] == {"enabled": True, "clip": 2.0, "tile": 8, "tiles_used": 2}
 
 
 def test_two_workers_give_the_same_cache(tmp_path: Path) -> None:
@@ -189,3 +191,26 @@ def test_opened_cache_matches_return_value(tmp_path: Path) -> None:
     cache = prepare_cache(records, tmp_path / "cache", size=16, workers=1, progress=False)
     again = PreparedCache.open(tmp_path / "cache")
     assert again.config_hash == cache.config_hash and len(again) == 3
+
+
+def test_small_images_get_fewer_clahe_tiles_and_the_summary_says_so(tmp_path: Path) -> None:
+    """A 28 px MedMNIST-like npz: 8 tiles would be 3.5 px wide; 3 tiles of 9 px are used."""
+    from xrayssl.data.prepare import prepare
+    from xrayssl.data.sources import load_source
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    labels = (np.arange(12) % 2).reshape(-1, 1)
+    np.savez(tmp_path / "tiny.npz", train_images=images, train_labels=labels,
+             val_images=images[:4], val_labels=labels[:4])
+    records = load_source(tmp_path / "tiny.npz")
+    result = prepare(records, tmp_path / "cache", PrepareConfig(size=28), workers=1,
+                     progress=False)
+    assert result.cache.config["clahe"]["tiles_used"] == 3
+    assert "CLAHE clip 2, 3x3 tiles of 9 px (8 asked" in result.summary()
+    expected = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(3, 3)).apply(images[0])
+    first = [r.path for r in result.cache.records].index(records[0].path)
+    np.testing.assert_array_equal(result.cache.images[first], expected)
+    # The same config at 224 px keeps the asked grid and says nothing about it.
+    assert describe_clahe(ClaheConfig(), 224) == "CLAHE clip 2, 8x8 tiles of 28 px"
+    assert describe_clahe(ClaheConfig(enabled=False), 28) == "CLAHE off"

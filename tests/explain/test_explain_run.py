@@ -78,3 +78,14 @@ def test_real_encoder_and_probe_files_load_and_explain(
     cache = make_cache(n=8, size=32)
     summary = explain_models([model], cache, tmp_path / "out", max_images=4)
     assert summary.localization["simclr crop+blur"] is not None
+
+
+def test_a_sheet_of_some_models_records_why(make_cache: MakeCache, tmp_path: Path) -> None:
+    cache = make_cache(n=32, size=32)
+    models = [ModelToExplain(f"model {k}", RegionEncoder(32, slice(0, 32), slice(0, 32)),
+                             sum_probe()) for k in range(3)]
+    explain_models(models, cache, tmp_path / "out", in_sheet=[0, 2], overlays=False,
+                   sheet_note="the best and the worst", max_images=8)
+    record = json.loads((tmp_path / "out" / "explain.json").read_text())
+    assert record["sheet_columns"] == ["model 0", "model 2"]
+    assert record["sheet_note"] == "2 of 3 models: the best and the worst"

@@ -46,3 +46,29 @@ def test_overlays_and_comparison_sheet_are_written(tmp_path: Path) -> None:
         width, height = picture.size
     # three columns (image + two models) by three rows of cells, 1.9 in at 100 dpi each
     assert 3 * 150 < width < 3 * 200 and 3 * 150 < height < 3 * 220
+
+
+def test_column_titles_are_short_and_wrapped_to_the_cell() -> None:
+    from xrayssl.explain.sheets import column_title
+
+    title = column_title(
+        "byol random_resized_crop(scale=0.3-1)+gaussian_blur+chessboard(grid=4-8,p=0.5) "
+        "(byol-crop-blur-chessboard-s0-9f3a)", width=31)
+    lines = title.split("\n")
+    assert lines[0] == "byol"
+    assert "random_resized_crop" not in title and "gaussian_blur" not in title
+    assert "".join(lines[1:-1]) == "crop(scale=0.3-1)+blur+chessboard(grid=4-8,p=0.5)"
+    assert lines[-1].startswith("byol-crop") and all(len(line) <= 31 for line in lines)
+    two_views = column_title("byol crop+flip | crop+blur", width=31)
+    assert two_views == "byol\ncrop+flip | crop+blur"
+
+
+def test_a_sheet_of_some_models_says_why_on_the_sheet(tmp_path: Path) -> None:
+    images = [np.full((16, 16), 100, np.uint8) for _ in range(2)]
+    cams = np.random.default_rng(0).random((2, 16, 16))
+    model = ExplainedModel("simclr crop", cams, np.array([0.9, 0.1]))
+    plain = comparison_sheet(tmp_path / "a.png", images, [Case(0, "TP")], [model])
+    noted = comparison_sheet(tmp_path / "b.png", images, [Case(0, "TP")], [model],
+                             caption="1 of 3 models: the best of each method")
+    with Image.open(plain) as a, Image.open(noted) as b:
+        assert b.size[1] > a.size[1]  # room for the caption above the grid

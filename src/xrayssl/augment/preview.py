@@ -20,19 +20,29 @@ import torch
 from PIL import Image
 
 from xrayssl.augment.spec import Policy
+from xrayssl.augment.views import TwoViews
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")
 
 
-def load_preview_images(source: Path, n_images: int, size: int, seed: int) -> np.ndarray:
-    """(n, size, size) uint8 picked at random (by ``seed``) from a cache or an image folder."""
+FOLDER_SIZE = 224  # side of images read from a plain folder when no --size is given
+
+
+def load_preview_images(
+    source: Path, n_images: int, size: int | None, seed: int
+) -> np.ndarray:
+    """(n, size, size) uint8 picked at random (by ``seed``) from a cache or an image folder.
+
+    ``size=None`` keeps a cache's own side (what pretraining sees), or 224 for a folder.
+    """
     rng = np.random.default_rng(seed)
     if (source / INDEX_FILE).is_file():
         cache = PreparedCache.open(source)
         if len(cache) == 0:
             raise XraySSLError(f"{source}: the cache holds no images")
+        size = cache.size if size is None else size
         picks = np.sort(rng.choice(len(cache), size=min(n_images, len(cache)), replace=False))
         return np.stack([resize_square(np.asarray(cache.images[i]), size) for i in picks])
     if not source.is_dir():
@@ -47,6 +57,7 @@ def load_preview_images(source: Path, n_images: int, size: int, seed: int) -> np
                            "give a folder of images or a prepared cache")
     from xrayssl.data.io import read_image
 
+    size = FOLDER_SIZE if size is None else size
     chosen = [files[i] for i in np.sort(rng.choice(len(files), min(n_images, len(files)),
                                                    replace=False))]
     return np.stack([resize_square(read_image(path), size) for path in chosen])
@@ -72,30 +83,53 @@ def draw_views(
     return out.view(n, draws, height, width)
 
 
+def view_policies(policy: Policy | TwoViews) -> list[tuple[str | None, Policy]]:
+    """(row label, policy) per view: one row for a single policy, two for ``"A | B"``."""
+    if isinstance(policy, TwoViews):
+        if policy.policy_b is None:
+            return [(None, policy.policy_a)]
+        return [("view 1", policy.policy_a), ("view 2", policy.policy_b)]
+    return [(None, policy)]
+
+
 def save_preview(
-    images: np.ndarray, policy: Policy, out: Path, *, draws: int = 6, seed: int = 0,
+    images: np.ndarray, policy: Policy | TwoViews, out: Path, *, draws: int = 6, seed: int = 0,
     labels: Sequence[str] | None = None, title: str | None = None, cell_inches: float = 1.3,
 ) -> Path:
-    """Write a PNG grid: one row per image, the original first, then ``draws`` draws."""
+    """Write a PNG grid: one row per image (two for an ``"A | B"`` policy, one per view), the
+    original first, then ``draws`` draws."""
     if draws < 1:
         raise XraySSLError("--draws must be at least 1")
-    views = draw_views(images, policy, draws, seed).numpy()
+    views = view_policies(policy)
+    # Each view's draws from its own seed, as pretraining draws the two views independently.
+    drawn = [draw_views(images, view, draws, seed + k).numpy() for k, (_, view) in
+             enumerate(views)]  # each (n, draws, H, W)
     n = images.shape[0]
     columns = draws + 1
-    fig, axes = plt.subplots(n, columns, figsize=(cell_inches * columns, cell_inches * n + 0.5),
+    n_rows = n * len(views)
+    fig, axes = plt.subplots(n_rows, columns,
+                             figsize=(cell_inches * columns, cell_inches * n_rows + 0.5),
                              squeeze=False)
-    for row in range(n):
-        panels = [images[row] / 255.0, *views[row]]
-        for col, panel in enumerate(panels):
-            ax = axes[row][col]
-            ax.imshow(panel, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title("original" if col == 0 else f"draw {col}", fontsize=8)
-        if labels is not None:
-            axes[row][0].set_ylabel(labels[row], fontsize=7)
-    fig.suptitle(title if title is not None else policy.spec, fontsize=9)
+    for image in range(n):
+        for k, (view_label, _) in enumerate(views):
+            row = image * len(views) + k
+            for col in range(columns):
+                ax = axes[row][col]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    ax.set_title("original" if col == 0 else f"draw {col}", fontsize=8)
+                if col == 0 and k > 0:
+                    ax.axis("off")  # the original is shown once, in the image's first row
+                    continue
+                panel = images[image] / 255.0 if col == 0 else drawn[k][image, col - 1]
+                ax.imshow(panel, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            names = [labels[image] if labels is not None and k == 0 else None, view_label]
+            row_label = "\n".join(name for name in names if name)
+            if row_label:
+                axes[row][0 if k == 0 else 1].set_ylabel(row_label, fontsize=7)
+    spec = policy.spec
+    fig.suptitle(title if title is not None else spec, fontsize=9)
     fig.tight_layout(pad=0.3)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.png")

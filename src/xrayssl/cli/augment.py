@@ -7,35 +7,38 @@ from typing import Annotated
 
 import typer
 
+from xrayssl.cli.layout import command_group
+
 
 def register(app: typer.Typer) -> None:
-    augment_app = typer.Typer(
-        help="Augmentation policies: list the ops, preview a policy on images.",
-        no_args_is_help=True,
-    )
+    augment_app = command_group(
+        "augment", "Augmentation policies: list the ops, preview a policy on images.")
     app.add_typer(augment_app, name="augment")
 
     @augment_app.command("preview")
     def preview_command(
         policy: Annotated[str, typer.Option(
-            help="policy spec, e.g. 'crop(scale=0.3-1)+flip+chessboard(grid=4-8)'")],
+            help="policy spec, e.g. 'crop(scale=0.3-1)+flip+chessboard(grid=4-8)', or two "
+                 "views 'A | B'")],
         images: Annotated[Path, typer.Option(help="a prepared cache or a folder of images")],
         out: Annotated[Path, typer.Option(help="PNG file to write")],
         n_images: Annotated[int, typer.Option(min=1, max=64)] = 4,
         draws: Annotated[int, typer.Option(min=1, max=32)] = 6,
-        size: Annotated[int, typer.Option(
-            min=16, help="side of the square images (cache images are resized if needed)")] = 224,
+        size: Annotated[int | None, typer.Option(
+            min=16, help="side of the square images (default: the cache's own side, or 224 "
+                         "for a folder of images)")] = None,
         seed: Annotated[int, typer.Option()] = 0,
     ) -> None:
         """Originals and several random draws of POLICY per image, in one labelled grid."""
         from xrayssl.augment.preview import load_preview_images, save_preview
-        from xrayssl.augment.spec import parse_policy
+        from xrayssl.augment.views import parse_views
 
-        parsed = parse_policy(policy)  # fail on a bad spec before reading any image
+        parsed = parse_views(policy)  # fail on a bad spec before reading any image
         pixels = load_preview_images(images, n_images, size, seed)
         written = save_preview(pixels, parsed, out, draws=draws, seed=seed)
-        typer.echo(f"wrote {written} ({pixels.shape[0]} images x {draws} draws of "
-                   f"{parsed.spec})")
+        views = "" if parsed.symmetric else " per view"
+        typer.echo(f"wrote {written} ({pixels.shape[0]} images of {pixels.shape[1]} px x "
+                   f"{draws} draws{views} of {parsed.spec})")
 
     @augment_app.command("list")
     def list_command() -> None:

@@ -8,6 +8,9 @@ from typing import Annotated
 
 import typer
 
+from xrayssl.config.data import MIN_SIZE
+from xrayssl.errors import XraySSLError
+
 
 def _split_list(values: list[str] | None) -> list[str] | None:
     if not values:
@@ -26,12 +29,16 @@ def register(app: typer.Typer) -> None:
         clahe: Annotated[str | None, typer.Option(
             help="CLAHE settings, e.g. clip=2.0,tile=8, or 'off'")] = None,
         workers: Annotated[int | None, typer.Option(
-            help="processes (default: all cores)")] = None,
+            min=1, help="processes (default: all cores)")] = None,
         preview: Annotated[Path | None, typer.Option(
             help="also write a before/after CLAHE figure (PNG) here")] = None,
         body_parts: Annotated[list[str] | None, typer.Option(
             "--body-parts",
             help="keep only these body parts (comma-separated or repeated)")] = None,
+        body_part: Annotated[str | None, typer.Option(
+            "--body-part",
+            help="body part of images whose source names none (class folders, .npz), e.g. "
+                 "knee; shown in tables and the report instead of 'unknown'")] = None,
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
@@ -48,6 +55,12 @@ def register(app: typer.Typer) -> None:
         from xrayssl.data.preview import write_clahe_preview
         from xrayssl.data.sources import load_source
 
+        if size < MIN_SIZE:
+            raise XraySSLError(
+                f"--size {size}: the smallest cache side is {MIN_SIZE} px (smaller images leave "
+                "the encoders a 1x1 feature map after their stem, and crops nothing to "
+                f"crop); give --size {MIN_SIZE} or more"
+            )
         clahe_config = parse_clahe(clahe)
         config = validate(
             PrepareConfig, {"size": size, "clahe": clahe_config.model_dump()}, "prepare options"
@@ -55,7 +68,7 @@ def register(app: typer.Typer) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
-                                  body_parts=_split_list(body_parts))
+                                  body_parts=_split_list(body_parts), body_part=body_part)
             typer.echo(f"{source}: {len(records)} images listed")
             result = prepare(records, out, config, workers=workers, progress=not quiet,
                              overwrite=overwrite)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from xrayssl.cli.status_line import StatusLine
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
@@ -15,10 +15,28 @@ from xrayssl.runs.metrics_file import RunIdentity, RunMetrics
 
 
 def parse_fractions(text: str) -> list[float]:
+    """``"0.01,0.1,1"`` -> [0.01, 0.1, 1.0]; each a share of the training labels in (0, 1]."""
+    allowed = "label fractions in (0, 1], comma-separated, e.g. 0.01,0.1,1"
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise XraySSLError(f"--fractions {text!r}: give numbers like 0.01,0.1,1") from None
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}") from None
+    bad = [value for value in values if not 0 < value <= 1]
+    if bad or not values:
+        found = f" ({', '.join(f'{v:g}' for v in bad)} outside)" if bad else ""
+        raise XraySSLError(f"--fractions {text!r}: give {allowed}{found}")
+    return values
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """``"auroc,kappa"`` -> ("auroc", "kappa"), each a metric the probe writes."""
+    from xrayssl.evaluate.table import DEFAULT_COLUMNS
+
+    wanted = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in wanted if c not in DEFAULT_COLUMNS]
+    if unknown or not wanted:
+        raise XraySSLError(f"--columns {text!r}: choose from {', '.join(DEFAULT_COLUMNS)}")
+    return wanted
 
 
 def read_metrics(path: Path) -> RunMetrics:
@@ -77,9 +95,7 @@ def register(app: typer.Typer) -> None:
             settings.supervised.policy = policy
         cache = PreparedCache.open(data)
 
-        def say(message: str) -> None:
-            if not quiet:
-                print(message, file=sys.stderr)
+        say = StatusLine(quiet=quiet)
 
         if encoder is not None:
             from xrayssl.evaluate.features import file_sha256
@@ -101,6 +117,7 @@ def register(app: typer.Typer) -> None:
                                        config=settings, weights=weights, device=device,
                                        feature_cache_dir=feature_cache, progress=say)
             result.run.label = label
+        say.close()
         result.write(out)
         print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
         print(f"wrote {out}")
@@ -119,13 +136,16 @@ def register(app: typer.Typer) -> None:
         from xrayssl.evaluate.table import format_table
 
         if level not in ("image", "study"):
-            raise XraySSLError(f"--level must be image or study, not {level!r}")
+            raise XraySSLError(f"--level {level!r}: choose image or study")
         chosen: Literal["image", "study"] = "image" if level == "image" else "study"
+        wanted = parse_columns(columns)
         results = [read_metrics(p) for p in metrics]
-        wanted = tuple(c.strip() for c in columns.split(",") if c.strip())
         print(format_table(results, level=chosen, body_part=body_part, columns=wanted))
         if compare_to is not None:
             reference = read_metrics(compare_to)
             for path, result in zip(metrics, results, strict=True):
+                if path.resolve() == compare_to.resolve() or result == reference:
+                    print(f"{path}: the reference (not compared with itself)")
+                    continue
                 for line in compare_metrics(reference, result):
                     print(f"{path}: {line}")

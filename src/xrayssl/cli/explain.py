@@ -71,10 +71,15 @@ def register(app: typer.Typer) -> None:
             models.append(other)
         image_size = int(getattr(first.encoder, "spec", {}).get("image_size", 224))
         cache = open_images(images, out, image_size)
+        from xrayssl.cli.status_line import StatusLine
+
+        say = StatusLine()
         summary = explain_models(
             models, cache, out, split=split, max_images=max_images, per_kind=per_kind,
             show_on="original" if on == "original" else "prepared", seed=seed, device=device,
+            progress=say,
         )
+        say.close()
         typer.echo(f"comparison sheet: {summary.sheet}")
         for name, score in summary.localization.items():
             if score is None:
@@ -96,14 +101,23 @@ def register(app: typer.Typer) -> None:
             "--gradcam/--no-gradcam",
             help="run Grad-CAM for trials not explained yet (default: the study config's "
                  "report.gradcam)")] = None,
+        quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
     ) -> None:
         """One self-contained HTML page: data, policies, ranked results, Grad-CAM, versions."""
+        from xrayssl.cli.status_line import StatusLine
         from xrayssl.report.html import render_report
         from xrayssl.study.gradcam import explain_study
         from xrayssl.study.results import collect
 
+        say = StatusLine(quiet=quiet)
+        say(f"reading the run folders of {study}")
         results = collect(study)
         if gradcam if gradcam is not None else results.report.gradcam:
-            explain_study(results)
+            say("Grad-CAM of the finished trials where needed (the slow part; --no-gradcam "
+                "skips it)")
+            if not explain_study(results, progress=say):
+                say("Grad-CAM: nothing new to explain")
+        say("tables, figures and policy previews")
         path = render_report(results, out=out)
+        say.close()
         typer.echo(f"report: {path}")

@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/pretrain"),
         resume: Annotated[bool, typer.Option(
             help="continue the run in --out from its newest checkpoint")] = False,
-        no_monitor: Annotated[bool, typer.Option(help="skip the per-epoch kNN monitor")] = False,
+        no_monitor: Annotated[bool, typer.Option(
+            "--no-monitor", help="skip the per-epoch kNN monitor")] = False,
         deterministic: Annotated[bool, typer.Option(help="deterministic algorithms")] = False,
         quiet: Annotated[bool, typer.Option(
             help="no progress (a bar on a terminal, else one line per epoch)")] = False,
@@ -139,6 +140,12 @@ def register(app: typer.Typer) -> None:
                                         **parse_method_options(option)}
         if "policy" not in fields:
             raise XraySSLError("give --policy SPEC (e.g. 'crop+flip'), or a --config with policy")
+        if "|" in str(fields["policy"]):  # the two-view spelling "A | B" of --policy-b
+            from xrayssl.augment.views import split_views
+
+            if fields.get("policy_b") is not None:
+                raise XraySSLError("--policy 'A | B' already names both views; drop --policy-b")
+            fields["policy"], fields["policy_b"] = split_views(str(fields["policy"]))
         fields.update(resume=resume, progress=not quiet)
         if no_monitor:
             fields["monitor"] = False

@@ -10,14 +10,13 @@ from typing import Annotated
 
 import typer
 
+from xrayssl.cli.layout import command_group
+
 # The storage URL of `study run`, read from the environment when --storage is not given.
 STORAGE_ENV = "XRAYSSL_STORAGE"
 
-study_app = typer.Typer(
-    name="study",
-    help="Compare augmentation policies: run a study, rebuild its results.",
-    no_args_is_help=True,
-)
+study_app = command_group(
+    "study", "Compare augmentation policies: plan or run a study, rebuild its results.")
 
 
 def _share_cores(workers: int) -> int:
@@ -78,6 +77,31 @@ def run_command(
     typer.echo(f"results: xrayssl study results {config.study_dir}")
     if summary.failed:
         raise typer.Exit(code=1)
+
+
+@study_app.command("plan")
+def plan_command(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="study YAML")],
+    storage: Annotated[str | None, typer.Option(
+        envvar=STORAGE_ENV,
+        help="the Optuna storage URL `study run` would use (default: the sqlite file in the "
+             "study folder)")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="local workers the estimate spreads the trials over")] = 1,
+    timing: Annotated[bool, typer.Option(
+        "--timing/--no-timing", help="time a few pretraining steps for the estimate")] = True,
+) -> None:
+    """The trials a study would run, what is already done, and how long the rest may take."""
+    import torch
+
+    from xrayssl.config.study import load_study_config
+    from xrayssl.study.outlook import make_plan
+    from xrayssl.study.trial import check_study
+
+    config = load_study_config(config_path)
+    check_study(config)
+    torch.set_num_threads(_share_cores(workers))  # as `study run --workers` would
+    typer.echo(make_plan(config, storage_url=storage, workers=workers, timing=timing).render())
 
 
 @study_app.command("results")

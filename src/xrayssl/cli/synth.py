@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         positive_fraction: Annotated[float, typer.Option(
             help="Chance that a study is abnormal.")] = 0.4,
         workers: Annotated[int | None, typer.Option(
-            help="Processes (default: all CPU cores).")] = None,
+            min=1, help="Processes (default: all CPU cores).")] = None,
         sheet: Annotated[Path | None, typer.Option(
             help="Also draw a contact sheet PNG (normal + each abnormality, every part).")
         ] = None,

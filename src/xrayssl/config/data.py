@@ -21,6 +21,10 @@ DEFAULT_LABEL_MAP: dict[str, int] = {
 }
 
 
+# Smallest cache side: below it the encoders' stems leave a 1x1 map and CLAHE has no room.
+MIN_SIZE = 16
+
+
 class ClaheConfig(StrictModel):
     """Contrast-limited adaptive histogram equalisation (OpenCV ``createCLAHE``)."""
 
@@ -29,10 +33,35 @@ class ClaheConfig(StrictModel):
     tile: int = Field(default=8, ge=1, le=64, description="tiles per side of the grid")
 
 
+# CLAHE equalises each tile's histogram; a tile of a few pixels has no histogram to speak of
+# and the interpolation between such tiles turns a film into speckle (8 tiles at 28 px are
+# 3.5 px wide). Fewer tiles are used where the asked grid would make them smaller than this.
+MIN_TILE_PX = 8
+
+
+def clahe_tiles(clahe: ClaheConfig, size: int) -> int:
+    """Tiles per side actually used on ``size`` px images: the asked grid, or fewer so that
+    no tile is under ``MIN_TILE_PX`` (at least one: a single tile is a clipped global HE)."""
+    return max(1, min(clahe.tile, size // MIN_TILE_PX))
+
+
+def describe_clahe(clahe: ClaheConfig, size: int) -> str:
+    """What the prepare summary says was applied, e.g. ``CLAHE clip 2, 8x8 tiles of 28 px``."""
+    if not clahe.enabled:
+        return "CLAHE off"
+    tiles = clahe_tiles(clahe, size)
+    text = f"CLAHE clip {clahe.clip:g}, {tiles}x{tiles} tiles of {size / tiles:.0f} px"
+    if tiles < clahe.tile:
+        text += (f" ({clahe.tile} asked; fewer at {size} px so that tiles stay at least "
+                 f"{MIN_TILE_PX} px; --clahe off turns it off)")
+    return text
+
+
 class PrepareConfig(StrictModel):
     """Everything that changes the pixels of a prepared cache (hashed into the cache)."""
 
-    size: int = Field(default=224, ge=8, le=4096, description="side of the square output images")
+    size: int = Field(default=224, ge=MIN_SIZE, le=4096,
+                      description="side of the square output images")
     clahe: ClaheConfig = Field(default_factory=lambda: ClaheConfig())
     pad_value: int = Field(default=0, ge=0, le=255)
 

@@ -9,6 +9,9 @@ from pydantic import Field, field_validator
 
 from xrayssl.config.base import StrictModel
 
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true",
+              "32", "16", "bf16", "64")
+
 
 class PretrainConfig(StrictModel):
     # What is trained.
@@ -82,6 +85,33 @@ class PretrainConfig(StrictModel):
     @classmethod
     def _lower_method(cls, value: str) -> str:
         return value.strip().lower()
+
+    @field_validator("policy", "policy_b")
+    @classmethod
+    def _policy_given(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            from xrayssl.augment.views import EMPTY_POLICY
+
+            raise ValueError(EMPTY_POLICY)
+        return value
+
+    @field_validator("precision")
+    @classmethod
+    def _known_precision(cls, value: str) -> str:
+        if value not in PRECISIONS:
+            raise ValueError(f"precision {value!r} is not one of {', '.join(PRECISIONS)}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_spelling(cls, value: int | str) -> int | str:
+        # Lightning's spellings: a count, "auto", -1 (all), or ids like "0,1".
+        text = str(value).strip()
+        ids = [part.strip() for part in text.rstrip(",").split(",")]
+        if text in ("auto", "-1") or (text != "0" and all(part.isdigit() for part in ids)):
+            return value
+        raise ValueError(f"devices {value!r}: give auto, a count such as 2, -1 for all, or "
+                         "ids such as 0,1")
 
     @field_validator("splits")
     @classmethod

@@ -20,6 +20,15 @@ class SupervisedConfig(StrictModel):
     # Share of training patients held out to pick the best epoch (0 = keep the last epoch).
     holdout_fraction: float = Field(default=0.15, ge=0, lt=0.5)
 
+    @field_validator("policy")
+    @classmethod
+    def _policy_given(cls, value: str) -> str:
+        if not value.strip():
+            from xrayssl.augment.views import EMPTY_POLICY
+
+            raise ValueError(EMPTY_POLICY)
+        return value
+
 
 class ProbeConfig(StrictModel):
     fractions: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0])

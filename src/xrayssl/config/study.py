@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from xrayssl.config.base import StrictModel, load_yaml
 from xrayssl.errors import XraySSLError
@@ -44,6 +44,9 @@ class DataSettings(StrictModel):
         default=None, description="where source/synth data is prepared; default <study>/cache"
     )
     body_parts: list[str] | None = None
+    body_part: str | None = Field(
+        default=None, description="body part of images whose source names none (e.g. knee)"
+    )
 
     @model_validator(mode="after")
     def one_origin(self) -> DataSettings:
@@ -53,7 +56,25 @@ class DataSettings(StrictModel):
                 "give exactly one of data.cache (a prepared cache), data.source (raw images) "
                 f"or data.synth (generated images); got {given or 'none'}"
             )
+        if self.body_part is not None and self.source is None:
+            raise ValueError(
+                "data.body_part names the images of data.source; a prepared cache keeps "
+                "the names it was prepared with (xrayssl prepare --body-part) and "
+                "synthetic data names its own"
+            )
         return self
+
+    @field_validator("body_part")
+    @classmethod
+    def _body_part_name(cls, value: str | None) -> str | None:
+        from xrayssl.data.body_part import check_body_part_name
+
+        if value is None:
+            return None
+        try:
+            return check_body_part_name(value, "data.body_part")
+        except XraySSLError as err:
+            raise ValueError(str(err)) from None
 
 
 class SpaceSettings(StrictModel):
@@ -75,6 +96,9 @@ class SpaceSettings(StrictModel):
     def fields_for_kind(self) -> SpaceSettings:
         if self.kind == "list" and not self.policies:
             raise ValueError("space.kind 'list' needs space.policies (a list of specs)")
+        if any(not spec.strip() for spec in self.policies):
+            raise ValueError("space.policies has an empty policy; write 'identity' for no "
+                             "augmentation")
         if self.kind in ("subsets", "ablation", "pairwise", "search") and not self.ops:
             raise ValueError(f"space.kind {self.kind!r} needs space.ops (a list of op names)")
         if len(set(self.ops)) != len(self.ops):
@@ -162,6 +186,8 @@ class StudyConfig(StrictModel):
         settled = self.model_dump(
             mode="json", include={"data", "pretrain", "probe", "objective"}
         )
+        if settled["data"].get("body_part") is None:
+            settled["data"].pop("body_part", None)  # studies from before the field keep theirs
         blob = json.dumps(settled, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
 

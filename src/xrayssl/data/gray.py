@@ -6,6 +6,7 @@ for DICOM), so that none of them imports another.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -21,9 +22,19 @@ class UnreadableImageError(XraySSLError):
     """One image could not be decoded; ``reason`` is the short text written to skipped.csv."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
+        reason = without_object_reprs(reason)
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+# ``<_io.BytesIO object at 0x7f...>`` and the like: decoders put them in their messages, where
+# they say nothing to a reader of skipped.csv and differ on every run.
+_OBJECT_REPR = re.compile(r"\s*<[^<>]*\bat 0x[0-9a-fA-F]+>")
+
+
+def without_object_reprs(text: str) -> str:
+    return " ".join(_OBJECT_REPR.sub("", text).split())
 
 
 def scale_to_uint8(

@@ -49,8 +49,14 @@ def _decode_with_pil(path: str | Path, data: bytes) -> np.ndarray:
             if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return scale_to_uint8(np.asarray(pil))
             return np.asarray(pil.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise UnreadableImageError(path, f"not a readable image ({err})") from None
+    except UnidentifiedImageError:
+        raise UnreadableImageError(
+            path, "not a readable image (PIL could not identify the format)") from None
+    except (OSError, ValueError) as err:
+        detail = str(err).rstrip(".") or type(err).__name__
+        if "truncated" in detail.lower():
+            detail = "the file ends before the image data does"
+        raise UnreadableImageError(path, f"damaged image ({detail})") from None
 
 
 def decode_image_bytes(path: str | Path, data: bytes) -> np.ndarray:

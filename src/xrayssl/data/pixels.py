@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from xrayssl.config.data import ClaheConfig
+from xrayssl.config.data import ClaheConfig, clahe_tiles
 
 
 def fit_inside(img: np.ndarray, size: int, interpolation: int | None = None) -> np.ndarray:
@@ -44,10 +44,12 @@ def geometry(img_u8: np.ndarray, size: int, pad_value: int = 0) -> np.ndarray:
     return pad_square(fit_inside(img_u8, size), size, pad_value)
 
 
-def make_clahe(config: ClaheConfig) -> Any:
+def make_clahe(config: ClaheConfig, size: int) -> Any:
+    """OpenCV's CLAHE for ``size`` px images: the grid of ``clahe_tiles`` (None when off)."""
     if not config.enabled:
         return None
-    return cv2.createCLAHE(clipLimit=config.clip, tileGridSize=(config.tile, config.tile))
+    tiles = clahe_tiles(config, size)
+    return cv2.createCLAHE(clipLimit=config.clip, tileGridSize=(tiles, tiles))
 
 
 def prepare_pixels(img_u8: np.ndarray, size: int, clahe: Any, pad_value: int = 0) -> np.ndarray:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from xrayssl.atomic import atomic_write_text
 from xrayssl.config.base import validate
-from xrayssl.config.data import ClaheConfig, PrepareConfig
+from xrayssl.config.data import ClaheConfig, PrepareConfig, clahe_tiles, describe_clahe
 from xrayssl.data.cache import (
     CACHE_VERSION,
     IMAGES_FILE,
@@ -75,7 +75,7 @@ def _init_worker(out: str, config: dict[str, Any], with_masks: bool, threads: in
         cv2.setNumThreads(threads)  # processes already fill the cores; no nested threads
     cfg = PrepareConfig.model_validate(config)
     _worker["config"] = cfg
-    _worker["clahe"] = make_clahe(cfg.clahe)
+    _worker["clahe"] = make_clahe(cfg.clahe, cfg.size)
     _worker["images"] = np.load(Path(out) / IMAGES_FILE, mmap_mode="r+")
     _worker["masks"] = np.load(Path(out) / MASKS_FILE, mmap_mode="r+") if with_masks else None
 
@@ -125,16 +125,29 @@ class PrepareResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def pixels(self) -> str:
+        """The CLAHE the cache's images went through, from its recorded config."""
+        recorded = dict(self.cache.config.get("clahe") or {})
+        recorded.pop("tiles_used", None)
+        try:
+            clahe = ClaheConfig.model_validate(recorded)
+        except ValueError:
+            return "CLAHE as recorded in index.json"
+        return describe_clahe(clahe, self.cache.size)
+
     def summary(self) -> str:
         cache = self.cache
         if self.reused:
             return (
                 f"reused the prepared cache at {cache.root} (same config, hash "
-                f"{cache.config_hash[:12]}): {len(cache)} images, {len(self.skipped)} skipped"
+                f"{cache.config_hash[:12]}): {len(cache)} images, {len(self.skipped)} skipped; "
+                f"{self.pixels}"
             )
         lines = [
             f"prepared {len(cache)} images of {cache.size}x{cache.size} in {cache.root} "
             f"({self.seconds:.1f} s)",
+            f"applied: grayscale, resize keeping aspect, {self.pixels}, padded to a square",
             f"skipped: {len(self.skipped)}"
             + (f" (listed with reasons in {cache.root / SKIPPED_FILE})" if self.skipped else ""),
         ]
@@ -145,12 +158,22 @@ class PrepareResult:
         return "\n".join(lines)
 
 
+def cache_config(config: PrepareConfig) -> dict[str, Any]:
+    """The config as recorded (and hashed) with the cache, plus the CLAHE grid really used
+    where it differs from the asked one (so those caches hash apart from older ones)."""
+    recorded = config.model_dump()
+    tiles = clahe_tiles(config.clahe, config.size)
+    if config.clahe.enabled and tiles != config.clahe.tile:
+        recorded["clahe"]["tiles_used"] = tiles
+    return recorded
+
+
 def config_hash(config: PrepareConfig, records: Sequence[Record]) -> str:
     """Hash of everything that decides the cache's content: pixels config and records."""
     payload = json.dumps(
         {
             "version": CACHE_VERSION,
-            "config": config.model_dump(),
+            "config": cache_config(config),
             "records": [r.to_dict() for r in records],
         },
         sort_keys=True,
@@ -303,7 +326,7 @@ def prepare(
             compact(out / MASKS_FILE, keep)
     kept_records = [records[i] for i in keep]
     messages = warn_single_class(kept_records)
-    write_index(out, kept_records, config.size, config.model_dump(), digest)
+    write_index(out, kept_records, config.size, cache_config(config), digest)
     for name in (STATE_FILE, PROGRESS_FILE, FAILURES_FILE):
         (out / name).unlink(missing_ok=True)
     return PrepareResult(

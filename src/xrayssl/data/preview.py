@@ -23,7 +23,7 @@ def preview_pairs(
     if not records:
         raise XraySSLError("no images to preview")
     step = max(1, len(records) // count)
-    tool = make_clahe(clahe)
+    tool = make_clahe(clahe, size)
     pairs: list[tuple[Record, np.ndarray, np.ndarray]] = []
     for record in list(records[::step]) + list(records):
         if len(pairs) == count:

@@ -6,6 +6,7 @@ import numpy as np
 
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.metrics import delong_test, paired_bootstrap
+from xrayssl.evaluate.table import bootstrap_note, format_p
 from xrayssl.runs.metrics_file import HELD_OUT, RunMetrics
 
 
@@ -37,11 +38,11 @@ def compare_metrics(
         line = (
             f"labels {float(key):.0%}: {metric} {out['b']:.3f} vs {out['a']:.3f}, "
             f"difference {out['delta']:+.3f} [{out['lo']:+.3f}, {out['hi']:+.3f}], "
-            f"p = {out['p_value']:.3f} (patient bootstrap)"
+            f"{format_p(out['p_value'])} ({bootstrap_note(reference, split)})"
         )
         single = prob_a.ndim == prob_b.ndim == 2 and len(prob_a) == len(prob_b) == 1
         if metric == "auroc" and single:
             delong = delong_test(y, prob_a[0], prob_b[0])
-            line += f"; DeLong p = {delong['p_value']:.3f} (images as independent)"
+            line += f"; DeLong {format_p(delong['p_value'])} (images as independent)"
         lines.append(line)
     return lines

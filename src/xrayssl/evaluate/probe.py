@@ -10,7 +10,9 @@ threshold used by the metrics is a sensible operating point on skewed data.
 from __future__ import annotations
 
 import json
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,10 +159,15 @@ def _cv_scores(
     class_weight: str | None,
     max_iter: int,
     seed: int,
+    progress: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Held-out AUROC (n_folds, n_Cs); NaN for a fold whose held-out part has one class."""
     scores = np.full((len(folds), len(cs)), np.nan)
+    started = time.perf_counter()
     for f, (train, held) in enumerate(folds):
+        if progress is not None and f > 0:
+            progress(f"  choosing C: fold {f + 1}/{len(folds)} ({len(cs)} values each, "
+                     f"{time.perf_counter() - started:.0f} s so far)")
         scaler = StandardScaler().fit(x[train])  # scaled inside the fold: no peeking
         x_train, x_held = scaler.transform(x[train]), scaler.transform(x[held])
         if len(np.unique(y[train])) < 2 or len(np.unique(y[held])) < 2:
@@ -183,8 +190,11 @@ def fit_probe(
     n_splits: int = 5,
     class_weight: str | None = "balanced",
     max_iter: int = 1000,
+    progress: Callable[[str], None] | None = None,
 ) -> LinearProbe:
-    """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint."""
+    """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint.
+
+    ``progress`` hears of each cross-validation fold (wide features make each one slow)."""
     x = np.asarray(features, dtype=np.float64)
     y = check_labels(labels)
     groups = np.asarray(groups, dtype=str)
@@ -200,7 +210,8 @@ def fit_probe(
         raise XraySSLError(f"probe C values must be positive, got {list(cs)}")
     folds = grouped_folds(y, groups, n_splits, seed)
     selection: dict[str, Any] = {"Cs": list(cs), "n_folds": len(folds), "scoring": "roc_auc"}
-    scores = _cv_scores(x, y, folds, cs, class_weight, max_iter, seed) if folds else None
+    scores = _cv_scores(x, y, folds, cs, class_weight, max_iter, seed,
+                        progress) if folds else None
     if scores is None or np.isnan(scores).all():
         best_c = FALLBACK_C
         selection["method"] = "fixed: too few patients per class for grouped cross-validation"
@@ -209,6 +220,8 @@ def fit_probe(
         best_c = cs[int(np.nanargmax(mean))]  # first maximum = strongest regularisation on ties
         selection["method"] = "StratifiedGroupKFold"
         selection["cv_auroc"] = [None if np.isnan(v) else float(v) for v in mean]
+    if progress is not None:
+        progress(f"  final fit at C = {best_c:g} on {len(y)} images x {x.shape[1]} features")
     scaler = StandardScaler().fit(x)
     model = _logistic(best_c, class_weight, max_iter, seed)
     _fit_quietly(model, scaler.transform(x), y)

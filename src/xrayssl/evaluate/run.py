@@ -69,6 +69,14 @@ def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=str)
 
 
+def resampling_unit(cache: PreparedCache, indices: np.ndarray) -> str:
+    """What ``patient_ids`` resamples: patients, else studies, else single images (MedMNIST)."""
+    if len(set(patient_ids(cache, indices).tolist())) == len(indices):
+        return "image"  # one image per resampled unit: there is nothing to cluster
+    records = [cache.records[int(i)] for i in indices]
+    return "patient" if any(r.patient_id for r in records) else "study"
+
+
 def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
     return np.asarray(
         [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
@@ -183,12 +191,17 @@ def evaluate_predictor(
     """Run ``fit_predict`` for every label fraction and seed; collect scores and predictions."""
     say = progress or (lambda _msg: None)
     fractions: dict[str, FractionResult] = {}
+    n_fits = sum(config.seeds if fraction < 1 else 1 for fraction in config.fractions)
+    n_fit = 0
     for fraction in config.fractions:
         seeds = range(config.seeds) if fraction < 1 else range(1)
         fits, logits = [], []
         for seed in seeds:
             started = time.perf_counter()
             subset = label_subset(cache, split.train, fraction, seed)
+            n_fit += 1
+            say(f"probe {n_fit}/{n_fits}: {fraction:g} of the labels, seed {seed}, "
+                f"{len(subset)} training images")
             position = np.searchsorted(split.train, subset)  # split.train is sorted
             logit, fitted = fit_predict(position, seed)
             logits.append(np.asarray(logit, dtype=np.float64))
@@ -198,7 +211,8 @@ def evaluate_predictor(
                 n_train_patients=len(set(patient_ids(cache, subset).tolist())),
                 seconds=round(time.perf_counter() - started, 3), fitted=fitted,
             ))
-            say(f"fraction {fraction:g} seed {seed}: {len(subset)} training images")
+            say(f"probe {n_fit}/{n_fits} done in {time.perf_counter() - started:.1f} s"
+                + (f" (C = {fitted['C']:g})" if "C" in fitted else ""))
         probs = sigmoid(np.stack(logits))  # (S, N_test)
         overall, by_part = _scores(cache, split.test, probs, config, seed=0)
         scores = SplitScores(
@@ -209,6 +223,7 @@ def evaluate_predictor(
         fractions[fraction_key(fraction)] = FractionResult(
             fraction=fraction, fits=fits, scores={HELD_OUT: scores})
     y_test = cache.labels[split.test]
+    unit = resampling_unit(cache, split.test)
     test_parts = sorted({cache.records[int(i)].body_part for i in split.test})
     return RunMetrics(
         run=run,
@@ -219,7 +234,8 @@ def evaluate_predictor(
             **config.model_dump(mode="json"),
             "probe": "StandardScaler + LogisticRegression (L2), C by StratifiedGroupKFold",
             "imbalance": f"class_weight={config.class_weight!r}",
-            "ci": "percentile bootstrap resampling patients (studies nest in patients)",
+            "ci": f"percentile bootstrap resampling {unit}s"
+                  + (" (studies nest in patients)" if unit == "patient" else ""),
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
         },
         train=TrainSplit(n=len(split.train),
@@ -238,12 +254,13 @@ def evaluate_predictor(
 def _probe_fit_predict(
     train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, test_x: np.ndarray,
     config: ProbeConfig, keep: dict[str, LinearProbe],
+    progress: Callable[[str], None] | None = None,
 ) -> FitPredict:
     def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         probe = fit_probe(
             train_x[position], train_y[position], train_groups[position], seed,
             cs=tuple(config.cs), n_splits=config.cv_folds, class_weight=config.class_weight,
-            max_iter=config.max_iter,
+            max_iter=config.max_iter, progress=progress,
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
@@ -285,7 +302,8 @@ def evaluate_encoder(
     train_x, test_x = features[: len(split.train)], features[len(split.train):]
     keep: dict[str, LinearProbe] = {}
     fit_predict = _probe_fit_predict(
-        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep
+        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep,
+        progress=say,
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunMetrics
+from xrayssl.runs.metrics_file import HELD_OUT, Estimate, HeldOutSplit, Level, RunMetrics
 
 DEFAULT_COLUMNS = (
     "auroc", "kappa", "accuracy", "sensitivity", "specificity", "precision", "f1",
@@ -26,6 +27,41 @@ def model_label(metrics: RunMetrics) -> str:
     return f"{run.method} ({name})" if run.method else str(name)
 
 
+def format_p(p_value: float) -> str:
+    """``p = 0.042``, or ``p < 0.001`` where three decimals would print a zero."""
+    return "p < 0.001" if p_value < 0.0005 else f"p = {p_value:.3f}"
+
+
+def bootstrap_note(metrics: RunMetrics, split: str = HELD_OUT) -> str:
+    """What the bootstrap resampled: patients, or single images when every test image is its
+    own cluster (MedMNIST and other data without patient ids)."""
+    clusters = (metrics.splits.get(split) or HeldOutSplit(how="?")).clusters or []
+    if clusters and len(set(clusters)) == len(clusters):
+        return "bootstrap over images: the data has no patient ids"
+    return "patient bootstrap"
+
+
+def data_source(metrics: RunMetrics, split: str = HELD_OUT) -> tuple[str, str, int]:
+    """(cache folder, how its test split was made, test images) of one metrics file."""
+    held = metrics.splits.get(split)
+    n = (held.n or len(held.indices or [])) if held is not None else 0
+    return (metrics.data.cache or "?", held.how if held is not None else "?", n)
+
+
+def data_labels(results: Sequence[RunMetrics]) -> dict[tuple[str, str, int], str]:
+    """A short name per distinct (cache, test split): the cache folder's name, numbered when
+    two sources share it."""
+    labels: dict[tuple[str, str, int], str] = {}
+    for metrics in results:
+        source = data_source(metrics)
+        if source in labels:
+            continue
+        name = Path(source[0]).name or source[0]
+        taken = sum(1 for label in labels.values() if label.split("#")[0] == name)
+        labels[source] = f"{name}#{taken + 1}" if taken else name
+    return labels
+
+
 def format_value(entry: Estimate | None, with_ci: bool = True) -> str:
     if entry is None or entry.value is None:
         return "n/a"
@@ -39,13 +75,14 @@ def rows(
     results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
     columns: Sequence[str] = DEFAULT_COLUMNS, split: str = HELD_OUT,
 ) -> list[list[str]]:
+    names = data_labels(results)
     out = []
     for metrics in results:
         for key, result in metrics.fractions.items():
             scores = result.scores.get(split)
             n_runs = len(result.fits)
             labels = f"{float(key):.0%}" + (f" x{n_runs}" if n_runs > 1 else "")
-            row = [model_label(metrics), labels]
+            row = [model_label(metrics), names[data_source(metrics)], labels]
             row += [format_value(scores.estimate(c, level, body_part) if scores else None)
                     for c in columns]
             out.append(row)
@@ -56,12 +93,20 @@ def format_table(
     results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
     columns: Sequence[str] = DEFAULT_COLUMNS, title: str | None = None,
 ) -> str:
-    """Aligned text table; values are ``point [95% CI]``, multi-seed rows say ``xN``."""
-    header = ["model", "labels", *columns]
+    """Aligned text table; values are ``point [95% CI]``, multi-seed rows say ``xN``. The
+    ``data`` column names the cache; the lines below say how each test split was made."""
+    header = ["model", "data", "labels", *columns]
     body = rows(results, level, body_part, columns)
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = [title] if title else []
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    names = data_labels(results)
+    notes: dict[str, str] = {}
+    for metrics in results:
+        source = data_source(metrics)
+        notes.setdefault(names[source], f"data {names[source]}: {source[0]}; test: {source[1]}, "
+                                        f"{source[2]} images; CIs by {bootstrap_note(metrics)}")
+    lines += list(notes.values())
     return "\n".join(lines)

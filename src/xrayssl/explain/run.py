@@ -109,12 +109,15 @@ def explain_models(
     batch_size: int = 32,
     in_sheet: Sequence[int] | None = None,
     overlays: bool = True,
+    sheet_note: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ExplainSummary:
     """CAMs of every model on the same images; sheet rows chosen from the first sheet model.
 
     A model may be given as a function that loads it, so a whole study is explained with one
     encoder in memory at a time. ``in_sheet``: positions of the models shown as sheet columns
-    (default all); every model gets a localization score.
+    (default all); every model gets a localization score. ``sheet_note`` says why the sheet
+    shows only some of the models (written on the sheet and into explain.json).
     """
     if not models:
         raise XraySSLError("no model to explain")
@@ -132,6 +135,9 @@ def explain_models(
     entries: list[dict[str, Any]] = []
     for position, source in enumerate(models):
         model = source if isinstance(source, ModelToExplain) else source()
+        if progress is not None:
+            progress(f"  Grad-CAM {position + 1}/{len(models)}: {model.name} "
+                     f"({len(indices)} images)")
         if model.name in {entry["name"] for entry in entries}:
             raise XraySSLError(f"two models are named {model.name!r}; names must differ")
         result = compute_cams(model.encoder, batch, probe_linear=model.probe_linear,
@@ -151,11 +157,16 @@ def explain_models(
     sheet_models = [explained[p] for p in columns if p in explained]
     cases = select_cases(labels, sheet_models[0].scores, per_kind=per_kind)
     image_labels = [f"{cache.records[int(i)].body_part} #{int(i)}" for i in indices]
+    caption = None
+    if len(sheet_models) < len(models):
+        caption = (f"{len(sheet_models)} of {len(models)} models: "
+                   f"{sheet_note or 'the columns asked for'}")
     sheet = comparison_sheet(out_dir / SHEET_FILE, shown.images, cases, sheet_models, masks,
-                             image_labels)
+                             image_labels, caption=caption)
     record: dict[str, Any] = {
         "models": entries,
         "sheet_columns": [m.name for m in sheet_models],
+        "sheet_note": caption,
         "cache": str(cache.root),
         "images": [int(i) for i in indices],
         "cases": [{"index": int(indices[c.position]), "kind": c.kind} for c in cases],

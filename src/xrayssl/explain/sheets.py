@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,44 @@ def select_cases(
     return chosen
 
 
+# Full op names as a spec's canonical form writes them -> the short names people type.
+SHORT_OPS = {"random_resized_crop": "crop", "gaussian_blur": "blur", "random_erasing": "erasing",
+             "brightness_contrast": "bright/contrast", "gaussian_noise": "noise"}
+TITLE_FONT = 8  # points
+
+
+def _fill(pieces: Sequence[str], width: int) -> list[str]:
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def column_title(name: str, width: int) -> str:
+    """A sheet column's title: short op names, wrapped at ``+`` and ``|`` to ``width``
+    characters, so that neighbouring titles never run into each other.
+
+    ``"simclr random_resized_crop+chessboard(p=1) (run-folder)"`` -> ``simclr`` /
+    ``crop+chessboard(p=1)`` / ``(run-folder)`` on three lines.
+    """
+    extra = ""
+    found = re.search(r" \(([^()]*(?:\([^()]*\))?[^()]*)\)$", name)
+    if found and " " in name[: found.start()]:  # "method policy (folder)": the folder last
+        name, extra = name[: found.start()], found.group(1)
+    for full, short in SHORT_OPS.items():
+        name = name.replace(full, short)
+    method, _, policy = name.partition(" ")
+    pieces = re.findall(r"[^+|]+[+|]?", policy.replace(" | ", "|"))
+    lines = [method, *_fill([p.replace("|", " | ") for p in pieces], width)] if policy else [
+        method]
+    if extra:
+        lines.append(extra if len(extra) <= width else extra[: width - 1] + "…")
+    return "\n".join(line for line in lines if line)
+
+
 @dataclass
 class ExplainedModel:
     """One column of a sheet: CAMs (N, H, W) for the shared image list, and its scores."""
@@ -106,15 +145,22 @@ def comparison_sheet(
     masks: np.ndarray | None = None,
     image_labels: Sequence[str] | None = None,
     cell_inches: float = 1.9,
+    caption: str | None = None,
 ) -> Path:
     """One PNG: a row per case, the image (with the lesion outline) then one CAM per model.
 
     Each CAM cell shows the model's abnormality probability and, when a mask exists, whether
-    the CAM's peak (marked +) falls in the lesion.
+    the CAM's peak (marked +) falls in the lesion. Column titles are wrapped to the cell;
+    ``caption`` (e.g. which models the columns are) is written above the grid.
     """
     rows = max(len(cases), 1)
     cols = 1 + len(models)
-    figure = Figure(figsize=(cell_inches * cols, cell_inches * rows + 0.4), dpi=100)
+    # Characters of TITLE_FONT-point text that fit a cell (a glyph is ~0.6 em wide).
+    width = max(10, int(cell_inches * 72 / (TITLE_FONT * 0.6)))
+    titles = [column_title(model.name, width) for model in models]
+    title_lines = max([t.count("\n") + 1 for t in titles] or [1])
+    top = 0.14 * (title_lines - 1) + (0.3 if caption else 0.0)
+    figure = Figure(figsize=(cell_inches * cols, cell_inches * rows + 0.4 + top), dpi=100)
     FigureCanvasAgg(figure)
     grid = figure.subplots(rows, cols, squeeze=False)
     for axis in grid.flat:
@@ -148,7 +194,9 @@ def comparison_sheet(
                 notes.append("peak in lesion" if pointing_game_hit(cam, mask) else "peak outside")
             axis.set_xlabel("  ".join(notes), fontsize=7)
             if row == 0:
-                axis.set_title(model.name, fontsize=8)
+                axis.set_title(titles[col - 1], fontsize=TITLE_FONT)
+    if caption:
+        figure.suptitle(caption, fontsize=TITLE_FONT)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)

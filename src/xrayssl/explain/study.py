@@ -3,7 +3,7 @@ with the best and the worst trial of each method side by side (``<study>/gradcam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -53,6 +53,7 @@ def explain_trials(
     per_kind: int = 2,
     max_images: int = 64,
     device: str | torch.device | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ExplainSummary | None:
     """Explain every trial that kept ``encoder.pt`` and ``probe.json``; None if none did."""
     usable = explainable(trials)
@@ -67,4 +68,7 @@ def explain_trials(
     return explain_models(
         [partial(_load, trial) for trial in named], cache, out_dir, per_kind=per_kind,
         max_images=max_images, device=device, in_sheet=sheet_positions(named), overlays=False,
+        sheet_note="the best and the worst trial of each method; every trial's localization "
+                   "score is in the table",
+        progress=progress,
     )

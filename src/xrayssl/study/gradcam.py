@@ -6,13 +6,16 @@ now (a study that grew); an unchanged study is not explained again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.study.localization import GRADCAM_DIR, read_gradcam
 from xrayssl.study.results import StudyResults
 
 
-def explain_study(results: StudyResults, cache: PreparedCache | None = None) -> bool:
+def explain_study(results: StudyResults, cache: PreparedCache | None = None,
+                  progress: Callable[[str], None] | None = None) -> bool:
     """Explain the trials of ``results`` (best first) when needed; True when Grad-CAM ran.
 
     Nothing runs without the study's prepared cache or without a trial that kept
@@ -37,7 +40,8 @@ def explain_study(results: StudyResults, cache: PreparedCache | None = None) -> 
     if {t.run for t in explainable(trials)} == explained:
         return False
     per_kind = max(1, results.report.gradcam_images // 3)  # rows of TP, FN and FP
-    if explain_trials(trials, cache, results.study_dir / GRADCAM_DIR, per_kind=per_kind) is None:
+    if explain_trials(trials, cache, results.study_dir / GRADCAM_DIR, per_kind=per_kind,
+                      progress=progress) is None:
         return False
     results.gradcam = read_gradcam(results.study_dir, results.notes)
     return True

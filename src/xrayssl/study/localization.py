@@ -29,6 +29,7 @@ class GradcamSummary:
     sheet: Path | None  # the comparison sheet, when it is there
     originals_missing: int = 0  # images whose CAMs are drawn over the prepared image
     notes: list[str] = field(default_factory=list)
+    sheet_note: str | None = None  # which models the sheet shows, when not all of them
 
     def by_run(self) -> dict[str, LocalizationScore]:
         return {m.run: m.localization for m in self.models
@@ -69,5 +70,7 @@ def read_gradcam(study_dir: Path, notes: list[str]) -> GradcamSummary | None:
         for m in record.get("models", []) if isinstance(m, dict)
     ]
     sheet = folder / SHEET_FILE
+    note = record.get("sheet_note")
     return GradcamSummary(folder, models, sheet if sheet.is_file() else None,
-                          len(record.get("originals_missing") or {}))
+                          len(record.get("originals_missing") or {}),
+                          sheet_note=str(note) if note else None)

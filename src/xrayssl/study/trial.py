@@ -23,6 +23,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from xrayssl.augment.params import op_text
 from xrayssl.config.base import validate
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.config.probe import ProbeConfig
@@ -60,7 +61,8 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
             records = load_mura(source, body_parts=data.body_parts)
         else:
             assert data.source is not None
-            records = load_source(data.source, body_parts=data.body_parts)
+            records = load_source(data.source, body_parts=data.body_parts,
+                                  body_part=data.body_part)
         clahe = None if data.clahe else {"enabled": False}
         return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress)
 
@@ -101,6 +103,12 @@ def check_study(config: StudyConfig) -> None:
     if config.space.kind == "search":
         pairs = [PolicyPair(compose(config.space.base))]
         specs = {compose(config.space.base), *config.space.ops}
+        # The ends of every searched strength: a misnamed parameter fails now, not per trial.
+        specs |= {
+            op_text(op, [(name, bound[end]) for name, bound in sorted(ranges.items())])
+            for op, ranges in config.space.strengths.items()
+            for end in (0, 1)
+        }
     else:
         pairs = policy_pairs(config)
         specs = {p.view1 for p in pairs} | {p.view2 for p in pairs if p.view2 is not None}

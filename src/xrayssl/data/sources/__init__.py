@@ -69,8 +69,16 @@ def load_source(
     kind: str | None = None,
     label_map: dict[str, int] | None = None,
     body_parts: Sequence[str] | None = None,
+    body_part: str | None = None,
 ) -> list[Record]:
-    """Records from any supported source; ``kind`` forces a layout (one of ``SOURCES``)."""
+    """Records from any supported source; ``kind`` forces a layout (one of ``SOURCES``);
+    ``body_part`` names the body part of images whose source names none."""
     path = Path(path).expanduser().absolute()
     layout = SOURCES.get(kind if kind is not None else detect_source(path))
+    if body_part is not None:
+        from xrayssl.data.body_part import name_body_part
+        from xrayssl.data.sources.layout import filter_body_parts
+
+        named = name_body_part(layout.load(path, label_map=label_map), body_part, path)
+        return filter_body_parts(named, body_parts)
     return layout.load(path, label_map=label_map, body_parts=body_parts)

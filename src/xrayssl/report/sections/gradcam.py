@@ -28,6 +28,8 @@ def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -
         return section
     if summary.sheet is not None:
         section.pictures.append(Picture(file_uri(summary.sheet), "comparison sheet"))
+        if summary.sheet_note:  # the sheet shows some of the trials: say which and why
+            section.notes.append(f"comparison sheet: {summary.sheet_note}")
     else:
         section.notes.append(f"{summary.folder / 'comparison.png'} is missing")
     rows = [[Cell(m.name), Cell(m.run or ""), *localization_cells(m.localization),
