@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from study.conftest import FIVE_OPS
+from study.conftest import FIVE_OPS, MakeConfig
 from xrayssl.study.space import (
     GridPoint,
     PolicyPair,
@@ -76,3 +76,37 @@ def test_grid_crosses_methods_policies_seeds_with_unique_keys_and_safe_folders()
     for point in points:
         assert re.fullmatch(r"[A-Za-z0-9+=._-]+", point.slug)
         assert GridPoint.from_attrs(dict(point.as_attrs())) == point
+
+
+def test_search_point_prints_through_the_op_printer(make_config: MakeConfig) -> None:
+    import optuna
+
+    from xrayssl.augment.spec import parse_policy
+    from xrayssl.study.search import search_point
+
+    config = make_config(
+        methods=["simclr"],
+        space={"kind": "search", "ops": ["gaussian_blur", "flip"], "base": "crop",
+               "n_trials": 4, "strengths": {"gaussian_blur": {"sigma": [0.1, 2.0]}}},
+    )
+    trial = optuna.trial.FixedTrial(
+        {"use_gaussian_blur": True, "gaussian_blur.sigma": 0.52349, "use_flip": False}
+    )
+    point = search_point(config, trial)
+    assert point.policy.view1 == "crop+gaussian_blur(sigma=0.523)"
+    assert parse_policy(point.policy.view1).spec == "random_resized_crop+gaussian_blur(sigma=0.523)"
+
+
+def test_check_study_names_a_misnamed_search_strength(make_config: MakeConfig) -> None:
+    import pytest
+
+    from xrayssl.errors import XraySSLError
+    from xrayssl.study.trial import check_study
+
+    config = make_config(
+        methods=["simclr"],
+        space={"kind": "search", "ops": ["rotation"], "base": "crop", "n_trials": 4,
+               "strengths": {"rotation": {"degrees": [5, 45]}}},
+    )
+    with pytest.raises(XraySSLError, match=r"rotation has no parameter 'degrees'.*'deg'"):
+        check_study(config)

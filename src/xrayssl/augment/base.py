@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xrayssl.augment.params import Param, Value, coin, format_value
+from xrayssl.augment.params import Param, Value, coin, op_text
 from xrayssl.registry import Registry
 
 
@@ -62,11 +62,11 @@ class AugmentOp(nn.Module):
     def spec(self) -> str:
         """Canonical text: the op name plus every parameter that differs from its default."""
         changed = [
-            f"{param.name}={format_value(value)}"
+            (param.name, value)
             for param, value in zip(self.params, self.values().values(), strict=True)
             if not same_value(value, param.default)
         ]
-        return f"{self.name}({','.join(changed)})" if changed else self.name
+        return op_text(self.name, changed)
 
     def extra_repr(self) -> str:
         return self.spec

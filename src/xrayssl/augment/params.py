@@ -12,6 +12,7 @@ draw from the passed generator, so a seeded run repeats exactly on CPU and on CU
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,6 +75,12 @@ def format_value(value: Value) -> str:
         low, high = value
         return format_number(low) if low == high else f"{format_number(low)}-{format_number(high)}"
     return format_number(value)
+
+
+def op_text(name: str, values: Sequence[tuple[str, Value]]) -> str:
+    """The one printer of an op in a spec: ``name`` or ``name(k=v,...)`` in the order given."""
+    args = ",".join(f"{key}={format_value(value)}" for key, value in values)
+    return f"{name}({args})" if args else name
 
 
 def as_range(value: Number | tuple[Number, Number]) -> Range:

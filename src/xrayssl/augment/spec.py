@@ -16,6 +16,7 @@ parameters that differ from their defaults, numbers in their shortest exact form
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from xrayssl.errors import XraySSLError
 
 ALIASES = {"crop": "random_resized_crop", "blur": "gaussian_blur", "erasing": "random_erasing"}
 IDENTITY = "identity"
+VIEW_SEPARATOR = " | "
 # On the CPU a batch runs in chunks of this many samples: each op's intermediates then stay in
 # the CPU caches instead of streaming (and page-faulting) through memory; several times faster
 # for 128 px batches of 256. On CUDA the whole batch runs at once.
@@ -94,6 +96,61 @@ class Policy(nn.Module):
         return f"spec={self.spec!r}"
 
 
+def compose(*parts: str) -> str:
+    """Join spec fragments with ``+``, dropping empty and identity parts."""
+    kept = [p.strip() for p in parts if p.strip() and p.strip() != IDENTITY]
+    return "+".join(kept) if kept else IDENTITY
+
+
+@dataclass(frozen=True, order=True)
+class PolicyPair:
+    """The one form of a two-view policy: the spec of each view. ``view2 is None``: both views
+    share ``view1`` (SimCLR's setup); written ``"A"`` or ``"A | B"`` (``parse`` / ``label``)."""
+
+    view1: str
+    view2: str | None = None
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        """The one or two view specs of ``"A"`` / ``"A | B"``, stripped."""
+        parts = [part.strip() for part in text.split(VIEW_SEPARATOR.strip())]
+        if len(parts) > 2:
+            raise XraySSLError(
+                f"two-view spec {text!r} has {len(parts)} parts; give 'A' or 'A | B'"
+            )
+        return parts
+
+    @classmethod
+    def parse(cls, text: str) -> PolicyPair:
+        """``"A"`` -> one policy for both views; ``"A | B"`` -> A on view one, B on view two;
+        an empty view is the identity."""
+        views = [compose(part) for part in cls.split(text)]
+        return cls(views[0], views[1] if len(views) == 2 else None)
+
+    @property
+    def label(self) -> str:
+        """How tables name the policy: ``crop+flip`` or ``crop+flip | crop+blur``."""
+        return self.view1 if self.view2 is None else f"{self.view1}{VIEW_SEPARATOR}{self.view2}"
+
+    @property
+    def symmetric(self) -> bool:
+        return self.view2 is None
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One op of a spec as read: the name as written, its registered name, its arguments
+    (checked against the op's params) and its text in the spec."""
+
+    written: str
+    name: str
+    kwargs: tuple[tuple[str, Any], ...]  # values as Param kinds give them
+    text: str
+
+    def build(self) -> AugmentOp:
+        return OPS.get(self.name)(**dict(self.kwargs))
+
+
 @dataclass
 class _Parser:
     text: str
@@ -128,18 +185,19 @@ class _Parser:
         self.pos = match.end()
         return match.group(), match.start()
 
-    def policy(self) -> Policy:
+    def calls(self) -> tuple[OpCall, ...]:
         if self.text.strip() in ("", IDENTITY):
-            return Policy()
-        ops = [self.op()]
+            return ()
+        calls = [self.op()]
         while self.peek() == "+":
             self.pos += 1
-            ops.append(self.op())
+            calls.append(self.op())
         if self.peek():
             raise self.fail(f"expected '+' or the end, found {self.peek()!r}")
-        return Policy(ops)
+        return tuple(calls)
 
-    def op(self) -> AugmentOp:
+    def op(self) -> OpCall:
+        self.skip_spaces()
         written, start = self.name("an op name")
         name = ALIASES.get(written, written)
         if name == IDENTITY:
@@ -156,10 +214,12 @@ class _Parser:
                     self.pos += 1
                     self.arg(cls, kwargs)
             self.expect(")", f"to close {written}(")
+        call = OpCall(written, name, tuple(kwargs.items()), self.text[start:self.pos].strip())
         try:
-            return cls(**kwargs)
+            call.build()  # the op's own checks (e.g. flip with no axis) fail here, located
         except ValueError as err:
             raise self.fail(f"{name}: {err}", start) from None
+        return call
 
     def arg(self, cls: type[AugmentOp], kwargs: dict[str, Any]) -> None:
         key, start = self.name("a parameter name")
@@ -231,8 +291,28 @@ def unknown_op_message(name: str) -> str:
             f"(aliases: {', '.join(f'{a}={t}' for a, t in sorted(ALIASES.items()))})")
 
 
-def parse_policy(spec: str) -> Policy:
-    """Build the policy a spec string names; errors point at the offending character."""
+@functools.lru_cache(maxsize=1024)
+def _read(spec: str) -> tuple[OpCall, ...]:
+    return _Parser(spec).calls()
+
+
+def read_spec(spec: str) -> tuple[OpCall, ...]:
+    """The ops a spec names, read and checked but not built; errors point at the character.
+
+    The one reader of the grammar: ``parse_policy`` builds from it and the study and the
+    report take op names from it. A string is read once per process (the result is cached:
+    it is immutable), however many times a trial asks for it.
+    """
     if not isinstance(spec, str):
         raise XraySSLError(f"an augmentation policy is a string, got {type(spec).__name__}")
-    return _Parser(spec).policy()
+    return _read(spec)
+
+
+def parse_policy(spec: str) -> Policy:
+    """Build the policy a spec string names; errors point at the offending character."""
+    return Policy([call.build() for call in read_spec(spec)])
+
+
+def canonical_spec(spec: str) -> str:
+    """The canonical form of a spec: full op names, only non-default parameters."""
+    return parse_policy(spec).spec

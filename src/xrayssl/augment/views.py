@@ -9,19 +9,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xrayssl.augment.spec import Policy, parse_policy
+from xrayssl.augment.spec import Policy, PolicyPair, parse_policy
 from xrayssl.errors import XraySSLError
 
-VIEW_SEPARATOR = " | "
 EMPTY_POLICY = ("the augmentation policy is empty; write 'identity' for no augmentation, or ops "
                 "like 'crop+flip'")
 
 
 def split_views(spec: str) -> tuple[str, str | None]:
-    """``"A | B"`` -> ("A", "B"); ``"A"`` -> ("A", None). Each part is checked by the parser."""
-    parts = [part.strip() for part in spec.split("|")]
-    if len(parts) > 2:
-        raise XraySSLError(f"two-view spec {spec!r} has {len(parts)} parts; give 'A' or 'A | B'")
+    """``"A | B"`` -> ("A", "B"); ``"A"`` -> ("A", None). Each part is checked by the parser;
+    an empty part is an error here (a command line meant something by it)."""
+    parts = PolicyPair.split(spec)
     if not all(parts):
         raise XraySSLError(f"policy {spec!r}: {EMPTY_POLICY}")
     return parts[0], parts[1] if len(parts) == 2 else None
@@ -42,9 +40,8 @@ class TwoViews(nn.Module):
     @property
     def spec(self) -> str:
         """One policy's spec when symmetric, ``"A | B"`` when asymmetric."""
-        if self.policy_b is None:
-            return self.policy_a.spec
-        return f"{self.policy_a.spec}{VIEW_SEPARATOR}{self.policy_b.spec}"
+        second = None if self.policy_b is None else self.policy_b.spec
+        return PolicyPair(self.policy_a.spec, second).label
 
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -55,5 +52,10 @@ class TwoViews(nn.Module):
 
 def parse_views(spec: str) -> TwoViews:
     """``"A"`` -> symmetric views of policy A; ``"A | B"`` -> view one from A, view two from B."""
-    first, second = split_views(spec)
-    return TwoViews(parse_policy(first), None if second is None else parse_policy(second))
+    return views_of(PolicyPair(*split_views(spec)))
+
+
+def views_of(pair: PolicyPair) -> TwoViews:
+    """The two views a policy pair names (one policy object when both views share it)."""
+    second = None if pair.view2 is None else parse_policy(pair.view2)
+    return TwoViews(parse_policy(pair.view1), second)

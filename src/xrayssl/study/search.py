@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from xrayssl.augment.params import op_text
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.claims import SharedStudy
 from xrayssl.study.plan import KEY, point_attrs
@@ -40,12 +41,12 @@ def search_point(config: StudyConfig, trial: optuna.trial.Trial) -> GridPoint:
     for op in space.ops:
         if not trial.suggest_categorical(f"use_{op}", [True, False]):
             continue
-        params = {
-            name: trial.suggest_float(f"{op}.{name}", low, high)
+        # Three significant digits: finer strengths are not different experiments.
+        values = [
+            (name, float(f"{trial.suggest_float(f'{op}.{name}', low, high):.3g}"))
             for name, (low, high) in sorted(space.strengths.get(op, {}).items())
-        }
-        args = ",".join(f"{name}={value:.3g}" for name, value in params.items())
-        parts.append(f"{op}({args})" if args else op)
+        ]
+        parts.append(op_text(op, values))
     method = (
         trial.suggest_categorical("method", list(config.methods))
         if len(config.methods) > 1

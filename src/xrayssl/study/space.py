@@ -25,54 +25,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-IDENTITY = "identity"
+from xrayssl.augment.spec import IDENTITY, VIEW_SEPARATOR, PolicyPair, compose, read_spec
+from xrayssl.errors import XraySSLError
 
-
-def compose(*parts: str) -> str:
-    """Join spec fragments with ``+``, dropping empty and identity parts."""
-    kept = [p.strip() for p in parts if p.strip() and p.strip() != IDENTITY]
-    return "+".join(kept) if kept else IDENTITY
+__all__ = [
+    "IDENTITY", "GridPoint", "PolicyPair", "ablation_space", "compose", "explicit_space",
+    "grid", "op_names", "pairwise_cell", "pairwise_space", "subsets_space", "unique",
+]
 
 
 def op_names(spec: str) -> frozenset[str] | None:
-    """Op names of a single-view spec ``crop+blur(sigma=0.1-2)`` -> {crop, blur}; None if the
-    spec is not a plain composition (so the per-op effect leaves it out)."""
-    spec = spec.strip()
-    if "|" in spec:  # two views with different policies
+    """Op names of a single-view spec ``crop+blur(sigma=0.1-2)`` -> {crop, blur}, as written;
+    None for a two-view spec or one that does not read (so the per-op effect leaves it out)."""
+    if VIEW_SEPARATOR.strip() in spec:
         return None
-    if spec in ("", IDENTITY, "none"):
-        return frozenset()
-    parts, depth, current = [], 0, ""
-    for char in spec:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "+" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    names = [re.split(r"[(\s]", part.strip(), maxsplit=1)[0] for part in parts]
-    if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in names):
+    try:
+        return frozenset(call.written for call in read_spec(spec))
+    except XraySSLError:
         return None
-    return frozenset(names) - {IDENTITY}
-
-
-@dataclass(frozen=True, order=True)
-class PolicyPair:
-    """The augmentation of each view. ``view2 is None``: both views share ``view1``."""
-
-    view1: str
-    view2: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How tables name the policy: ``crop+flip`` or ``crop+flip | crop+blur``."""
-        return self.view1 if self.view2 is None else f"{self.view1} | {self.view2}"
-
-    @property
-    def symmetric(self) -> bool:
-        return self.view2 is None
 
 
 @dataclass(frozen=True, order=True)
@@ -131,14 +101,7 @@ def unique(policies: Sequence[PolicyPair]) -> list[PolicyPair]:
 
 def explicit_space(specs: Sequence[str]) -> list[PolicyPair]:
     """Specs as written; ``"A | B"`` gives view 1 policy A and view 2 policy B."""
-    pairs = []
-    for spec in specs:
-        if "|" in spec:
-            view1, view2 = (part.strip() for part in spec.split("|", 1))
-            pairs.append(PolicyPair(compose(view1), compose(view2)))
-        else:
-            pairs.append(PolicyPair(compose(spec)))
-    return unique(pairs)
+    return unique([PolicyPair.parse(spec) for spec in specs])
 
 
 def subsets_space(ops: Sequence[str], base: str = "") -> list[PolicyPair]:
@@ -190,13 +153,16 @@ def pairwise_space(
 
 def pairwise_cell(policy: PolicyPair, ops: Sequence[str], base: str = "") -> tuple[str, str] | None:
     """Which (row op, column op) of the pairwise heatmap a policy fills, if any."""
-    base_ops = set(compose(base).split("+")) - {IDENTITY}
+    try:
+        base_ops = {call.text for call in read_spec(compose(base))}
 
-    def extra(spec: str) -> list[str]:
-        return [part for part in spec.split("+") if part not in base_ops and part != IDENTITY]
+        def extra(spec: str) -> list[str]:
+            return [call.text for call in read_spec(spec) if call.text not in base_ops]
 
-    first = extra(policy.view1)
-    second = extra(policy.view2) if policy.view2 is not None else None
+        first = extra(policy.view1)
+        second = extra(policy.view2) if policy.view2 is not None else None
+    except XraySSLError:  # a spec that does not read fills no cell
+        return None
     if second is None:
         if len(first) == 1 and first[0] in ops:
             return first[0], first[0]

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from xrayssl.augment.params import op_text
 from xrayssl.config.base import validate
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.config.probe import ProbeConfig
@@ -102,6 +103,12 @@ def check_study(config: StudyConfig) -> None:
     if config.space.kind == "search":
         pairs = [PolicyPair(compose(config.space.base))]
         specs = {compose(config.space.base), *config.space.ops}
+        # The ends of every searched strength: a misnamed parameter fails now, not per trial.
+        specs |= {
+            op_text(op, [(name, bound[end]) for name, bound in sorted(ranges.items())])
+            for op, ranges in config.space.strengths.items()
+            for end in (0, 1)
+        }
     else:
         pairs = policy_pairs(config)
         specs = {p.view1 for p in pairs} | {p.view2 for p in pairs if p.view2 is not None}
