@@ -120,7 +120,7 @@ def test_missing_source(tmp_path: Path) -> None:
 def test_sources_registry_holds_every_layout_and_an_unknown_kind_suggests(tmp_path: Path) -> None:
     from xrayssl.data.sources import SOURCES
 
-    assert SOURCES.names() == ["dicom", "folders", "manifest", "mura", "npz"]
+    assert SOURCES.names() == ["aihub", "dicom", "folders", "manifest", "mura", "npz"]
     make_folders(tmp_path / "knee")
     with pytest.raises(XraySSLError, match=r"unknown source layout 'folder'.*'folders'"):
         load_source(tmp_path / "knee", kind="folder")

@@ -130,6 +130,40 @@ def test_supervised_training_learns_the_signal(make_cache):
     assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
 
 
+def test_frozen_encoder_training_moves_only_the_head(make_cache):
+    cache = make_cache(n=96, size=16, with_masks=False)
+    split = make_split(cache, None, 0.2)
+    encoder = TinyEncoder()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    config = SupervisedConfig(epochs=3, batch_size=16, lr=3e-2, holdout_fraction=0)
+    trained = train_supervised(encoder, cache, split.train, cache.labels[split.train],
+                               patient_ids(cache, split.train), config, seed=0,
+                               device=torch.device("cpu"), freeze_encoder=True)
+    after = trained.model.encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN statistics
+    assert trained.history[-1]["train_loss"] < trained.history[0]["train_loss"]
+
+
+def test_imagenet_linear_baseline_needs_weights_and_keeps_them_frozen(make_cache, tmp_path):
+    import torchvision
+
+    from xrayssl.evaluate.run import evaluate_baseline
+
+    cache = make_cache(n=64, size=16, with_masks=False)
+    config = FAST.model_copy(update={
+        "fractions": [1.0], "supervised": SupervisedConfig(epochs=2, batch_size=16)})
+    with pytest.raises(XraySSLError, match="imagenet-linear baseline needs a local weights"):
+        evaluate_baseline("imagenet-linear", cache, config=config)
+    weights = tmp_path / "resnet18.pth"  # a stand-in for ImageNet weights (never downloaded)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    out = evaluate_baseline("imagenet-linear", cache, encoder_name="resnet18", weights=weights,
+                            config=config, device="cpu")
+    assert out.model["encoder_frozen"] is True
+    assert out.model["initialised_from"] == str(weights)
+    assert out.run.baseline == "imagenet-linear"
+    assert out.estimate("precision", 1.0) is not None
+
+
 def test_cli_probe_baseline_writes_metrics(make_cache, tmp_path):
     from typer.testing import CliRunner
 

@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def start_worker(config_path: Path, storage: str, log: Path, sleep: float) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "OMP_NUM_THREADS": "1"}
+    # The checkout's src first: the workers must run the code under test, not an installed copy.
+    path = os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(config_path), storage, str(log), str(sleep)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -16,7 +16,7 @@ from xrayssl.augment.params import IntRange, as_int_range, coin, integers, proba
 from xrayssl.augment.params import Param as P
 
 
-@OPS.register("checkerboard_mask")
+@OPS.register()
 class CheckerboardMask(AugmentOp):
     """Split the image into an n x n grid (n uniform in ``grid``), shift the grid by a random
     offset below one cell, and hide one colour of the checkerboard (colour picked per sample).

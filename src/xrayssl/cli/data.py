@@ -21,9 +21,10 @@ def _split_list(values: list[str] | None) -> list[str] | None:
 def register(app: typer.Typer) -> None:
     @app.command("prepare")
     def prepare_command(
-        source: Annotated[Path, typer.Argument(
-            help="MURA root (holding MURA-v1.1/), class folders, CSV manifest, .npz or DICOM "
-                 "folder")],
+        sources: Annotated[list[Path], typer.Argument(
+            metavar="SOURCE...",
+            help="one or more of: MURA root (holding MURA-v1.1/), AI Hub release folder, class "
+                 "folders, CSV manifest, .npz or DICOM folder; several go into one cache")],
         out: Annotated[Path, typer.Option("--out", help="cache folder to write")],
         size: Annotated[int, typer.Option(help="side of the square cached images")] = 224,
         clahe: Annotated[str | None, typer.Option(
@@ -42,18 +43,22 @@ def register(app: typer.Typer) -> None:
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
         kind: Annotated[str | None, typer.Option(
-            help="force the source layout: mura, folders, manifest, npz or dicom")] = None,
+            help="force the source layout of every SOURCE: mura, aihub, folders, manifest, npz "
+                 "or dicom")] = None,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
         quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     ) -> None:
-        """Decode, resize (aspect kept, padded) and CLAHE every image into one uint8 cache."""
+        """Decode, resize (aspect kept, padded) and CLAHE every image into one uint8 cache.
+
+        Several SOURCEs (e.g. a MURA root and an AI Hub release) go into one cache; each record
+        keeps its source and body parts of different sources stay apart."""
         from xrayssl.config.base import validate
         from xrayssl.config.data import PrepareConfig, parse_clahe, parse_label_map
         from xrayssl.data.checks import DataWarning
+        from xrayssl.data.combined import load_sources
         from xrayssl.data.prepare import prepare
         from xrayssl.data.preview import write_clahe_preview
-        from xrayssl.data.sources import load_source
 
         if size < MIN_SIZE:
             raise XraySSLError(
@@ -67,11 +72,15 @@ def register(app: typer.Typer) -> None:
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
-            records = load_source(source, kind=kind, label_map=parse_label_map(label_map),
-                                  body_parts=_split_list(body_parts), body_part=body_part)
-            typer.echo(f"{source}: {len(records)} images listed")
-            result = prepare(records, out, config, workers=workers, progress=not quiet,
-                             overwrite=overwrite)
+            listing = load_sources(sources, kind=kind, label_map=parse_label_map(label_map),
+                                   body_parts=_split_list(body_parts), body_part=body_part)
+            for source, count in listing.counts.items():
+                typer.echo(f"{source}: {count} images listed")
+            if len(sources) > 1:
+                for name, parts in listing.sources().items():
+                    typer.echo(f"  {name}: {', '.join(parts)}")
+            result = prepare(listing.records, out, config, workers=workers, progress=not quiet,
+                             overwrite=overwrite, source_skipped=listing.skipped)
         for warning in caught:
             if issubclass(warning.category, DataWarning):
                 typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)

@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path, typer.Option(help="a prepared cache (xrayssl prepare)")],
         encoder: Annotated[Path | None, typer.Option(help="encoder.pt to evaluate")] = None,
         baseline: Annotated[str | None, typer.Option(
-            help="instead of --encoder: raw | random | imagenet | supervised")] = None,
+            help="instead of --encoder: raw | random | imagenet | supervised | "
+                 "imagenet-linear (frozen ImageNet encoder + trained linear head)")] = None,
         encoder_name: Annotated[str, typer.Option(
             help="architecture for random/imagenet/supervised baselines")] = "resnet18",
         weights: Annotated[Path | None, typer.Option(

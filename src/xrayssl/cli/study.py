@@ -6,11 +6,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from xrayssl.cli.layout import command_group
+
+if TYPE_CHECKING:
+    from xrayssl.config.study import StudyConfig
+    from xrayssl.data.cache import PreparedCache
 
 # The storage URL of `study run`, read from the environment when --storage is not given.
 STORAGE_ENV = "XRAYSSL_STORAGE"
@@ -39,18 +43,54 @@ def run_command(
     retry_failed: Annotated[bool, typer.Option(
         help="try again the trials that raised errors before")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress output")] = False,
+    source: Annotated[str | None, typer.Option(
+        help="with several data.sources: run only this source's study (e.g. aihub)")] = None,
 ) -> None:
-    """Run (or continue) a study; several commands on one --storage share its trials."""
+    """Run (or continue) a study; several commands on one --storage share its trials.
+
+    A config with several data.sources runs one study per source, one after the other, each
+    in its own folder <name>-<source> (unless data.pooled is true)."""
     import torch
 
     from xrayssl.config.study import load_study_config
-    from xrayssl.study.runner import StudyRunner
-    from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
+    from xrayssl.errors import XraySSLError
+    from xrayssl.study.by_source import studies_by_source
+    from xrayssl.study.trial import check_study, prepare_study_data
 
     config = load_study_config(config_path)
     check_study(config)
     torch.set_num_threads(_share_cores(workers))
     cache = prepare_study_data(config, progress=not quiet)
+    studies = studies_by_source(config, cache)
+    if source is not None:
+        wanted = f"{config.name}-{source}"
+        chosen = [study for study in studies if study.name == wanted]
+        if not chosen:
+            names = [study.name.removeprefix(f"{config.name}-") for study in studies]
+            raise XraySSLError(f"--source {source}: {config_path} has no such source study; "
+                               f"its sources: {', '.join(names) if len(studies) > 1 else 'one'}")
+        studies = chosen
+    failed = False
+    for study in studies:
+        if len(studies) > 1 or source is not None:
+            typer.echo(f"study {study.name}: body parts {', '.join(study.data.body_parts or [])}",
+                       err=True)
+        extra = ["--source", study.name.removeprefix(f"{config.name}-")] if (
+            study.name != config.name) else []
+        failed |= _run_one_study(study, cache, config_path, extra, storage, n_trials, workers,
+                                 retry_failed, quiet)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _run_one_study(
+    config: StudyConfig, cache: PreparedCache, config_path: Path, extra: list[str],
+    storage: str | None, n_trials: int | None, workers: int, retry_failed: bool, quiet: bool,
+) -> bool:
+    """Run one study with ``workers`` local processes; True when some trial failed."""
+    from xrayssl.study.runner import StudyRunner
+    from xrayssl.study.trial import PipelineTrial
+
     runner = StudyRunner(config, PipelineTrial(config, cache, progress=not quiet),
                          storage_url=storage, progress=None if quiet else sys.stderr,
                          retry_failed=retry_failed)
@@ -63,7 +103,7 @@ def run_command(
         env = {**os.environ, "OMP_NUM_THREADS": str(_share_cores(workers)),
                STORAGE_ENV: runner.storage_url}
         command = [sys.executable, "-m", "xrayssl", "study", "run", str(config_path),
-                   "--workers", "1"]
+                   "--workers", "1", *extra]
         if retry_failed:
             command.append("--retry-failed")
         helpers.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
@@ -75,8 +115,7 @@ def run_command(
         for helper in helpers:
             helper.wait()
     typer.echo(f"results: xrayssl study results {config.study_dir}")
-    if summary.failed:
-        raise typer.Exit(code=1)
+    return bool(summary.failed)
 
 
 @study_app.command("plan")

@@ -33,11 +33,20 @@ class SynthSettings(StrictModel):
 
 
 class DataSettings(StrictModel):
-    """Where images come from: exactly one of ``cache``, ``source`` or ``synth``."""
+    """Where images come from: exactly one of ``cache``, ``source``, ``sources`` or ``synth``.
+
+    ``sources`` prepares several datasets (e.g. MURA and AI Hub) into one cache. The study then
+    runs once per source, each in its own folder ``<name>-<source>``, with the source's body
+    parts reported one by one; ``pooled: true`` instead trains and probes on all sources at
+    once (the seed study's way, never the default: the two datasets would share one encoder,
+    one probe and one headline number).
+    """
 
     cache: Path | None = None
     source: Path | None = None
+    sources: list[Path] | None = Field(default=None, min_length=1)
     synth: SynthSettings | None = None
+    pooled: bool = False
     size: int = Field(default=224, ge=16, description="prepared image side in pixels")
     clahe: bool = True
     cache_dir: Path | None = Field(
@@ -50,15 +59,17 @@ class DataSettings(StrictModel):
 
     @model_validator(mode="after")
     def one_origin(self) -> DataSettings:
-        given = [name for name in ("cache", "source", "synth") if getattr(self, name) is not None]
+        origins = ("cache", "source", "sources", "synth")
+        given = [name for name in origins if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of data.cache (a prepared cache), data.source (raw images) "
-                f"or data.synth (generated images); got {given or 'none'}"
+                "give exactly one of data.cache (a prepared cache), data.source (raw images), "
+                "data.sources (several raw datasets) or data.synth (generated images); "
+                f"got {given or 'none'}"
             )
-        if self.body_part is not None and self.source is None:
+        if self.body_part is not None and self.source is None and self.sources is None:
             raise ValueError(
-                "data.body_part names the images of data.source; a prepared cache keeps "
+                "data.body_part names the images of data.source(s); a prepared cache keeps "
                 "the names it was prepared with (xrayssl prepare --body-part) and "
                 "synthetic data names its own"
             )
@@ -155,6 +166,11 @@ class StudyConfig(StrictModel):
     methods: list[str] = Field(default_factory=lambda: ["simclr", "byol"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     pretrain: dict[str, Any] = Field(default_factory=dict)
+    pretrain_by_method: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="method -> pretrain settings that replace ``pretrain``'s for that method "
+                    "(e.g. BYOL from ImageNet weights, SimCLR from scratch)",
+    )
     probe: dict[str, Any] = Field(default_factory=dict)
     space: SpaceSettings
     objective: ObjectiveSettings = Field(default_factory=ObjectiveSettings)
@@ -163,12 +179,16 @@ class StudyConfig(StrictModel):
 
     @model_validator(mode="after")
     def no_reserved_keys(self) -> StudyConfig:
-        reserved = {"method", "policy", "policy_b", "seed"} & set(self.pretrain)
-        if reserved:
-            raise ValueError(
-                f"pretrain sets {sorted(reserved)}, which the study chooses per trial; "
-                "use methods/seeds/space instead"
-            )
+        for where, settings in (("pretrain", self.pretrain),
+                                *((f"pretrain_by_method.{m}", v)
+                                  for m, v in self.pretrain_by_method.items())):
+            reserved = {"method", "policy", "policy_b", "seed"} & set(settings)
+            if reserved:
+                raise ValueError(
+                    f"{where} sets {sorted(reserved)}, which the study chooses per trial; "
+                    "use methods/seeds/space instead"
+                )
+
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods has repeats: {self.methods}")
         return self
@@ -188,6 +208,13 @@ class StudyConfig(StrictModel):
         )
         if settled["data"].get("body_part") is None:
             settled["data"].pop("body_part", None)  # studies from before the field keep theirs
+        # Settings added later are left out at their defaults, so older studies keep their hash.
+        if settled["data"].get("sources") is None:
+            settled["data"].pop("sources", None)
+        if not settled["data"].get("pooled"):
+            settled["data"].pop("pooled", None)
+        if self.pretrain_by_method:
+            settled["pretrain_by_method"] = self.model_dump(mode="json")["pretrain_by_method"]
         blob = json.dumps(settled, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -3,14 +3,16 @@
 Every input becomes ``(H, W) uint8``: 16-bit and float data are scaled to 8 bits between
 robust percentiles (a few hot pixels must not squash the whole range), colour and alpha are
 reduced to gray, palette PNGs go through PIL (OpenCV would not honour their palette for us),
-DICOM goes through :mod:`xrayssl.data.dicom`, and ``file.npz#key/index`` reads one image out
-of a MedMNIST-style array file.
+DICOM goes through :mod:`xrayssl.data.dicom`, ``file.npz#key/index`` reads one image out
+of a MedMNIST-style array file and ``archive.zip#member`` one image out of a zip archive (the
+AI Hub release ships its folders zipped).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -24,6 +26,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".di
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_PALETTE_COLOUR_TYPE = 3
 NPZ_MARK = ".npz#"
+ZIP_MARK = ".zip#"
 
 
 def _png_is_complete(data: bytes) -> bool:
@@ -108,11 +111,35 @@ def read_npz_image(ref: str) -> np.ndarray:
     return scale_to_uint8(np.asarray(img))
 
 
+@functools.lru_cache(maxsize=4)
+def _zip_archive(zip_path: str) -> zipfile.ZipFile:
+    # Kept open: reading the central directory of a large archive once per member would cost
+    # more than decoding the member.
+    return zipfile.ZipFile(zip_path)
+
+
+def read_zip_image(ref: str) -> np.ndarray:
+    """Read ``archive.zip#member`` -> (H, W) uint8."""
+    head, _, member = ref.partition(ZIP_MARK)
+    zip_path = head + ".zip"
+    if not Path(zip_path).is_file():
+        raise UnreadableImageError(ref, "zip archive not found")
+    try:
+        data = _zip_archive(zip_path).read(member)
+    except KeyError:
+        raise UnreadableImageError(ref, f"no member {member!r} in {zip_path}") from None
+    except (zipfile.BadZipFile, OSError) as err:
+        raise UnreadableImageError(ref, f"cannot read from the zip archive ({err})") from None
+    return decode_image_bytes(ref, data)
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read one image as (H, W) uint8. Raises UnreadableImageError with a short reason."""
     text = str(path)
     if NPZ_MARK in text:
         return read_npz_image(text)
+    if ZIP_MARK in text:
+        return read_zip_image(text)
     file = Path(path)
     try:
         data = file.read_bytes()

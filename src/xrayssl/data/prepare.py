@@ -275,8 +275,13 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    source_skipped: Sequence[tuple[str, str]] = (),
 ) -> PrepareResult:
-    """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc)."""
+    """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc).
+
+    ``source_skipped``: (path, reason) of entries the loader already could not use (an AI Hub
+    JSON without its image, ...); they are listed in ``skipped.csv`` with the rest.
+    """
     started = time.perf_counter()
     out = Path(out)
     config = config or PrepareConfig()
@@ -312,7 +317,7 @@ def prepare(
 
     keep = np.flatnonzero(status == DONE)
     skipped = [(records[i].path, failures.get(int(i), "not processed")) for i in
-               np.flatnonzero(status != DONE)] + duplicates
+               np.flatnonzero(status != DONE)] + duplicates + list(source_skipped)
     atomic_write_text(out / SKIPPED_FILE, skipped_csv(skipped))
     if len(keep) == 0:
         reasons = sorted({reason for _, reason in skipped})
@@ -347,6 +352,7 @@ def prepare_cache(
     workers: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    source_skipped: Sequence[tuple[str, str]] = (),
 ) -> PreparedCache:
     """Prepare ``records`` into ``out`` and return the opened cache.
 
@@ -358,7 +364,7 @@ def prepare_cache(
         PrepareConfig, {"size": size, "clahe": (clahe or ClaheConfig()).model_dump()}, "prepare"
     )
     result = prepare(records, out, config, workers=workers, progress=progress,
-                     overwrite=overwrite)
+                     overwrite=overwrite, source_skipped=source_skipped)
     if progress:
         print(result.summary(), file=sys.stderr)
     return result.cache

@@ -17,7 +17,9 @@ class Record:
     images for patient-level splits; ``study_id`` groups the views of one study (MURA's
     study-level metrics). ``split`` is None when the source has no split of its own.
     ``path`` may be a file path or, for array sources such as MedMNIST, ``file.npz#key/index``.
-    ``mask_path`` points at a lesion mask when one exists (synthetic data).
+    ``mask_path`` points at a lesion mask when one exists (synthetic data). ``condition``
+    names the finding behind the label when the source states it (AI Hub: ``Normal``,
+    ``Hallux_Valgus``, ...), for per-condition metrics; empty otherwise.
     """
 
     path: str
@@ -28,11 +30,17 @@ class Record:
     split: str | None = None
     source: str = ""
     mask_path: str | None = None
+    condition: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is an immutable scalar, so a shallow copy equals dataclasses.asdict,
         # which deep-copies and costs ~20x more (seconds on a 40,000-image index).
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        row = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if not row["condition"]:
+            # Left out when empty: the cache hash of every source without conditions stays
+            # what it was, so caches prepared before the field existed are still reused.
+            del row["condition"]
+        return row
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Record:
@@ -42,7 +50,7 @@ class Record:
         for key in ("mask_path", "split"):
             if fields[key] in ("", "None"):
                 fields[key] = None
-        for key in ("body_part", "patient_id", "study_id", "source"):
+        for key in ("body_part", "patient_id", "study_id", "source", "condition"):
             if fields[key] is None:
                 fields[key] = "" if key != "body_part" else "unknown"
             else:

@@ -5,6 +5,10 @@
 - ``imagenet``: an encoder initialised from local ImageNet weights -> the linear probe.
 - ``supervised``: the same encoder trained end to end with the labels (plus a linear head),
   on the same label subsets, optionally with an augmentation policy.
+- ``imagenet-linear``: the seed study's "supervised" model: a frozen ImageNet encoder (local
+  weights) and a linear head trained on its features with the supervised trainer's loss,
+  schedule and policy. Unlike ``imagenet`` the head is trained by gradient descent on
+  augmented images, not fitted by the logistic-regression probe on plain ones.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.features import default_device, images_to_tensor
 
-BASELINES = ("raw", "random", "imagenet", "supervised")
+BASELINES = ("raw", "random", "imagenet", "supervised", "imagenet-linear")
+TRAINED_BASELINES = ("supervised", "imagenet-linear")  # trained with labels, not probed
 
 
 class RawPixels(nn.Module):
@@ -128,12 +133,14 @@ def train_supervised(
     config: SupervisedConfig,
     seed: int,
     device: torch.device | None = None,
+    freeze_encoder: bool = False,
 ) -> SupervisedResult:
     """Train ``encoder`` + a linear head end to end on ``cache`` images ``indices``.
 
     Positives are weighted by n_negative / n_positive (the loss counterpart of the probe's
     class_weight="balanced"). The epoch with the best AUROC on a patient-grouped holdout of the
-    *training* subset is kept; the test set is never looked at.
+    *training* subset is kept; the test set is never looked at. ``freeze_encoder`` trains the
+    head alone: the encoder's weights and its batch-norm statistics stay as they came.
     """
     dev = device or default_device()
     labels = np.asarray(labels, dtype=np.int64)
@@ -143,6 +150,9 @@ def train_supervised(
     if feature_dim <= 0:
         raise XraySSLError("the encoder does not say its feature_dim")
     model = Classifier(encoder, feature_dim).to(dev)
+    if freeze_encoder:
+        encoder.requires_grad_(False)
+    trained = model.head if freeze_encoder else model
     fit, held = holdout_split(labels, groups, config.holdout_fraction, seed)
     policy = _policy(config.policy)
     if policy is not None:
@@ -151,7 +161,7 @@ def train_supervised(
     aug_generator = torch.Generator(device=dev).manual_seed(seed)
     pos = float(labels[fit].sum())
     pos_weight = torch.tensor((len(fit) - pos) / max(pos, 1.0), device=dev)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     result = SupervisedResult(model=model)
@@ -159,6 +169,8 @@ def train_supervised(
     y_all = torch.from_numpy(labels).float()
     for epoch in range(config.epochs):
         model.train()
+        if freeze_encoder:
+            encoder.eval()  # batch norm keeps its ImageNet statistics
         order = fit[torch.randperm(len(fit), generator=generator).numpy()]
         total, seen = 0.0, 0
         for start in range(0, len(order), config.batch_size):

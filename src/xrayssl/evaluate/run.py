@@ -24,6 +24,7 @@ from xrayssl.data.cache import PreparedCache
 from xrayssl.data.splits import label_fraction, patient_split
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.baselines import (
+    TRAINED_BASELINES,
     build_baseline_encoder,
     predict_logits,
     train_supervised,
@@ -332,11 +333,17 @@ def evaluate_baseline(
     progress: Callable[[str], None] | None = None,
 ) -> RunMetrics:
     """``raw`` / ``random`` / ``imagenet`` go through the linear probe; ``supervised`` trains
-    the encoder end to end on the same label subsets and reports its own head's predictions."""
+    the encoder end to end on the same label subsets and reports its own head's predictions;
+    ``imagenet-linear`` trains only the head on a frozen ImageNet encoder."""
     config = _configure(config, fractions, body_parts, seeds)
     model: dict[str, Any] = {"kind": kind, "baseline": True}
+    frozen = kind == "imagenet-linear"
+    if frozen and weights is None:
+        raise XraySSLError(
+            "the imagenet-linear baseline needs a local weights file: --weights resnet50.pth"
+        )
     run = RunIdentity(kind="baseline", baseline=kind)
-    if kind != "supervised":
+    if kind not in TRAINED_BASELINES:
         encoder = build_baseline_encoder(kind, encoder_name=encoder_name, image_size=cache.size,
                                          weights=weights, raw_size=config.raw_size)
         if kind != "raw":
@@ -349,7 +356,8 @@ def evaluate_baseline(
     train_y = cache.labels[split.train]
     train_groups = patient_ids(cache, split.train)
     model.update({"encoder_name": encoder_name, "supervised": config.supervised.model_dump(),
-                  "initialised_from": str(weights) if weights else "random"})
+                  "initialised_from": str(weights) if weights else "random",
+                  "encoder_frozen": frozen})
     started = time.perf_counter()
 
     def fit_predict(position: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -359,7 +367,8 @@ def evaluate_baseline(
 
             encoder = build_encoder(encoder_name, image_size=cache.size, weights=weights)
         trained = train_supervised(encoder, cache, split.train[position], train_y[position],
-                                   train_groups[position], config.supervised, seed, dev)
+                                   train_groups[position], config.supervised, seed, dev,
+                                   freeze_encoder=frozen)
         logits = predict_logits(trained.model, cache, split.test, config.batch_size, dev)
         return logits.astype(np.float64), {
             "best_epoch": trained.best_epoch, "selection": trained.selection,

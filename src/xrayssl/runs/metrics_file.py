@@ -139,7 +139,7 @@ class RunIdentity(RunPart):
     policy: str | None = None  # view 1 spec
     policy_b: str | None = None  # view 2 spec of a two-view (pairwise) trial
     seed: int | None = None
-    baseline: str | None = None  # raw | random | imagenet | supervised
+    baseline: str | None = None  # raw | random | imagenet | supervised | imagenet-linear
     key: str | None = None  # the study's key of the grid point
     epochs: int | None = None  # pretraining epochs behind the numbers
     label: str | None = None  # row name in tables (``xrayssl probe --label``)

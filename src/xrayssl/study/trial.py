@@ -39,9 +39,9 @@ from xrayssl.study.space import GridPoint, PolicyPair, compose
 
 def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCache:
     """Open the study's prepared cache, generating and preparing it first when needed."""
+    from xrayssl.data.combined import load_sources
     from xrayssl.data.mura import load_mura
     from xrayssl.data.prepare import prepare_cache
-    from xrayssl.data.sources import load_source
 
     data = config.data
     if data.cache is not None:
@@ -58,13 +58,15 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
                     size=data.synth.size, seed=data.synth.seed, progress=progress,
                     **data.synth.options,
                 )
-            records = load_mura(source, body_parts=data.body_parts)
+            records, skipped = load_mura(source, body_parts=data.body_parts), []
         else:
-            assert data.source is not None
-            records = load_source(data.source, body_parts=data.body_parts,
-                                  body_part=data.body_part)
+            paths = data.sources if data.sources is not None else [data.source]
+            listing = load_sources([p for p in paths if p is not None],
+                                   body_parts=data.body_parts, body_part=data.body_part)
+            records, skipped = listing.records, listing.skipped
         clahe = None if data.clahe else {"enabled": False}
-        return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress)
+        return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress,
+                             source_skipped=skipped)
 
 
 def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> PretrainConfig:
@@ -72,6 +74,7 @@ def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> Pr
         "body_parts": config.data.body_parts,
         "progress": progress,
         **config.pretrain,
+        **config.pretrain_by_method.get(point.method, {}),
         "method": point.method,
         "policy": point.policy.view1,
         "policy_b": point.policy.view2,
@@ -97,7 +100,7 @@ def check_study(config: StudyConfig) -> None:
     from xrayssl.augment.spec import parse_policy
     from xrayssl.models.methods import METHODS
 
-    for method in config.methods:
+    for method in [*config.methods, *config.pretrain_by_method]:  # a typo says "did you mean"
         METHODS.get(method)
     probe_config(config)
     if config.space.kind == "search":
@@ -112,7 +115,8 @@ def check_study(config: StudyConfig) -> None:
     else:
         pairs = policy_pairs(config)
         specs = {p.view1 for p in pairs} | {p.view2 for p in pairs if p.view2 is not None}
-    pretrain_config(config, GridPoint(config.methods[0], pairs[0], 0), progress=False)
+    for method in config.methods:  # each method may have settings of its own
+        pretrain_config(config, GridPoint(method, pairs[0], 0), progress=False)
     for spec in sorted(specs):
         try:
             parse_policy(spec)

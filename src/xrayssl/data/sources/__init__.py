@@ -3,6 +3,7 @@
 Each layout is one class in the ``SOURCES`` registry (:mod:`.layout`), in its own module:
 
 * ``mura``: a MURA v1.1 tree (see :mod:`xrayssl.data.mura`)
+* ``aihub``: the AI Hub synthetic X-ray release (see :mod:`xrayssl.data.aihub`)
 * ``manifest``: a CSV with ``path,label[,body_part,patient_id,study_id,split]``, or a folder
   holding ``labels.csv`` / ``manifest.csv`` with a ``path`` column
 * ``npz``: MedMNIST ``{train,val,test}_images`` with ``{train,val,test}_labels``
@@ -22,7 +23,7 @@ from xrayssl.data.mura import MURA_DIR
 from xrayssl.data.records import Record
 
 # Importing a layout module registers its layout.
-from xrayssl.data.sources import dicom_folder, folders, manifest, mura, npz
+from xrayssl.data.sources import aihub, dicom_folder, folders, manifest, mura, npz
 from xrayssl.data.sources.dicom_folder import load_dicom_folder
 from xrayssl.data.sources.folders import load_class_folders
 from xrayssl.data.sources.layout import (
@@ -38,7 +39,7 @@ from xrayssl.errors import XraySSLError
 from xrayssl.registry import Registry
 
 __all__ = [
-    "SOURCES", "SPLIT_ALIASES", "SourceLayout", "detect_source", "dicom_folder",
+    "SOURCES", "SPLIT_ALIASES", "SourceLayout", "aihub", "detect_source", "dicom_folder",
     "filter_body_parts", "folders", "load_class_folders", "load_dicom_folder",
     "load_manifest", "load_npz", "load_source", "manifest", "mura", "npz",
 ]
