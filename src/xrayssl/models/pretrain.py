@@ -34,8 +34,8 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from xrayssl.atomic import atomic_write_json, atomic_write_text
-from xrayssl.augment.spec import Policy, parse_policy
-from xrayssl.augment.views import TwoViews
+from xrayssl.augment.spec import PolicyPair
+from xrayssl.augment.views import views_of
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
@@ -203,9 +203,8 @@ def select_training(config: PretrainConfig, cache: PreparedCache) -> np.ndarray:
 
 
 def build_views(config: PretrainConfig, image_size: int | None) -> PairViews:
-    policy_a: Policy = parse_policy(config.policy)
-    policy_b = parse_policy(config.policy_b) if config.policy_b is not None else None
-    return PairViews(TwoViews(policy_a, policy_b), image_size=image_size)
+    # config.policy / config.policy_b are the run file's fields of the one two-view form.
+    return PairViews(views_of(PolicyPair(config.policy, config.policy_b)), image_size=image_size)
 
 
 def resolve_precision(config: PretrainConfig) -> str:
