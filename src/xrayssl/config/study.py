@@ -157,6 +157,9 @@ class RunnerSettings(StrictModel):
 class ReportSettings(StrictModel):
     gradcam: bool = True
     gradcam_images: int = Field(default=6, ge=1)
+    efficiency_trials: int = Field(
+        default=3, ge=1, description="best trials per method in the label-efficiency plot"
+    )
 
 
 class StudyConfig(StrictModel):

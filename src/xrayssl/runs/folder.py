@@ -9,7 +9,6 @@ from xrayssl.runs.metrics_file import METRICS_FILE, RunMetrics
 from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig, read_yaml_mapping
 
 PROBE_FILE = "probe.json"
-ENCODER_FILE = "encoder.pt"
 # Folders of a study that hold data or derived files, never runs.
 NOT_RUNS = {"gradcam", "results", "cache", "synth", "checkpoints", "logs", "prepared", "rungs"}
 

@@ -26,7 +26,7 @@ from xrayssl.config.base import validate
 from xrayssl.config.study import ObjectiveSettings, ReportSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
-from xrayssl.runs.metrics_file import Estimate, RunKind
+from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunKind
 from xrayssl.runs.results_files import RESULTS_DIR
 from xrayssl.runs.trial_config import read_yaml_mapping
 from xrayssl.study.comparisons import holm
@@ -150,9 +150,10 @@ class StudyResults:
     def best_per_body_part(self) -> dict[str, RunResult]:
         return best_per_body_part(self.ranked())
 
-    def label_efficiency(self, per_method: int = 3) -> list[RunResult]:
-        """Runs measured at two or more label fractions: the best ``per_method`` trials of each
-        method, then every baseline, best first."""
+    def label_efficiency(self) -> list[RunResult]:
+        """Runs measured at two or more label fractions: the best ``report.efficiency_trials``
+        trials of each method, and every baseline, best first."""
+        per_method = self.report.efficiency_trials
         taken: dict[str, int] = {}
         shown = []
         for run in self.ranked_runs():
@@ -202,8 +203,8 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
     level = objective.level
     other = "auroc" if objective.metric == "kappa" else "kappa"
 
-    def estimates(which: str) -> dict[str, Estimate]:
-        group = scores.overall.level("image" if which == "image" else "study")
+    def estimates(at: Level) -> dict[str, Estimate]:
+        group = scores.overall.level(at)
         return {m: e for m, e in (group.metrics if group else {}).items() if e.value is not None}
 
     value = _value(scores.estimate(objective.metric, level))
@@ -213,11 +214,11 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
                for part in scores.by_body_part}
     by_fraction = {}
     for result in metrics.fractions.values():
-        split = result.scores.get("test")
+        split = result.scores.get(HELD_OUT)
         estimate = split.estimate(objective.metric, level) if split else None
         if estimate is not None:
             by_fraction[result.fraction] = estimate
-    held_out = metrics.splits.get("test")
+    held_out = metrics.splits.get(HELD_OUT)
     probs = None
     if level == "image" and scores.predictions is not None:
         probs = np.asarray(scores.predictions, dtype=np.float64)
@@ -287,7 +288,7 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
             baselines.append(result)
         else:
             if not trials:  # the paired tests use the first trial's test images
-                held_out = record.metrics.splits.get("test")
+                held_out = record.metrics.splits.get(HELD_OUT)
                 if held_out is not None and held_out.labels and held_out.clusters:
                     labels = np.asarray(held_out.labels, dtype=np.int64)
                     clusters = np.asarray(held_out.clusters, dtype=str)

@@ -45,15 +45,15 @@ def pairwise_section(results: StudyResults,
     return section
 
 
-def efficiency_section(results: StudyResults, cache: PreparedCache | None = None,
-                       per_method: int = 3) -> Section:
+def efficiency_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
     metric = results.metric.upper()
     section = Section("efficiency", "Label efficiency",
                       f"{metric} of the linear probe trained on a fraction of the training "
-                      f"labels (mean over subsets, with CIs): the best {per_method} trials per "
-                      "method, and the baselines dashed.")
+                      f"labels (mean over subsets, with CIs): the best "
+                      f"{results.report.efficiency_trials} trials per method, and the baselines "
+                      "dashed.")
     curves: list[Curve] = []
-    for run in results.label_efficiency(per_method):
+    for run in results.label_efficiency():
         estimates = list(run.by_fraction.values())
         curves.append(Curve(run_label(run), list(run.by_fraction),
                             [_num(e.value) for e in estimates], [_num(e.lo) for e in estimates],
