@@ -8,13 +8,14 @@ from xrayssl.errors import XraySSLError
 
 
 def test_cache_roundtrip_and_select(make_cache: MakeCache) -> None:
-    cache = make_cache(n=16, size=16)
+    cache = make_cache(n=40, size=16)
     again = PreparedCache.open(cache.root)
-    assert again.images.shape == (16, 16, 16)
+    assert again.images.shape == (40, 16, 16)
     assert again.records == cache.records
     assert set(again.labels.tolist()) == {0, 1}
-    valid = again.select(splits=["valid"])
-    assert all(again.records[i].split == "valid" for i in valid)
+    test = again.select(splits=["test"])
+    assert len(test) and all(again.records[i].source_split == "valid" for i in test)
+    assert {again.records[i].split for i in range(len(again))} == {"train", "val", "test"}
     assert again.masks is not None and again.masks[again.labels == 0].max() == 0
 
 

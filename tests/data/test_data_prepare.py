@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -54,7 +55,8 @@ def test_cache_holds_the_prepared_pixels(tmp_path: Path) -> None:
     records = good_records(tmp_path / "src")
     cache = prepare_cache(records, tmp_path / "cache", size=16, workers=1, progress=False)
     assert cache.images.shape == (8, 16, 16) and cache.images.dtype == np.uint8
-    assert cache.records == records
+    # The source's splits are kept in source_split; split holds the protocol's train/val/test.
+    assert [replace(r, split=r.source_split, source_split=None) for r in cache.records] == records
     clahe = make_clahe(ClaheConfig(), 16)
     for i in range(len(records)):
         expected = prepare_pixels(gradient(20 + i, 30, seed=i), 16, clahe)

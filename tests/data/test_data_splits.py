@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xrayssl.config.data import SplitConfig
 from xrayssl.data.records import Record
-from xrayssl.data.splits import assign_splits, label_fraction, patient_split
+from xrayssl.data.splits import label_fraction, patient_split, protocol_splits
 from xrayssl.errors import XraySSLError
 
 
@@ -68,13 +69,94 @@ def test_label_fraction_rejects_bad_fraction() -> None:
         label_fraction([0], [0], ["a"], 0.0, seed=0)
 
 
-def test_assign_splits_keeps_known_patients_together() -> None:
-    records = [Record(path=f"{i}.png", label=i % 2, patient_id=f"p{i // 2}") for i in range(40)]
-    records[0] = Record(path="0.png", label=0, patient_id="p0", split="valid")
-    out = assign_splits(records, valid_fraction=0.25, seed=0)
-    assert all(r.split in ("train", "valid") for r in out)
-    assert out[1].split == "valid"  # same patient as the record already in valid
-    by_patient: dict[str, set[str | None]] = {}
-    for r in out:
-        by_patient.setdefault(r.patient_id, set()).add(r.split)
-    assert all(len(s) == 1 for s in by_patient.values())
+def source_records(
+    splits: dict[str | None, int], parts: tuple[str, ...] = ("elbow", "wrist"), seed: int = 0
+) -> list[Record]:
+    """``splits``: source split -> number of patients; 1..3 images each, 30% abnormal."""
+    rng = np.random.default_rng(seed)
+    records = []
+    number = 0
+    for split, patients in splits.items():
+        for _ in range(patients):
+            label = int(rng.random() < 0.3)
+            part = parts[number % len(parts)]
+            for image in range(int(rng.integers(1, 4))):
+                records.append(Record(path=f"{split}/p{number}/{image}.png", label=label,
+                                      body_part=part, patient_id=f"p{number}", split=split))
+            number += 1
+    return records
+
+
+def by_patient(records: list[Record]) -> dict[str, set[str | None]]:
+    out: dict[str, set[str | None]] = {}
+    for r in records:
+        out.setdefault(r.patient_id, set()).add(r.split)
+    return out
+
+
+def test_mura_like_source_valid_is_test_and_val_is_carved_from_train() -> None:
+    records = source_records({"train": 400, "valid": 60})
+    out, info = protocol_splits(records, SplitConfig(val_fraction=0.15, seed=3))
+    assert {r.split for r in out} == {"train", "val", "test"}
+    # The source's valid is the test, untouched; val comes only out of the source's train.
+    assert all((r.split == "test") == (r.source_split == "valid") for r in out)
+    assert all(r.source_split == "train" for r in out if r.split == "val")
+    assert all(len(s) == 1 for s in by_patient(out).values())  # no patient in two splits
+    train_images = sum(r.source_split == "train" for r in out)
+    assert 0.12 < info["counts"]["val"]["images"] / train_images < 0.18
+    for part in ("elbow", "wrist"):  # stratified per body part and label
+        for label in (0, 1):
+            mine = [r for r in out if r.source_split == "train" and r.body_part == part
+                    and r.label == label]
+            share = sum(r.split == "val" for r in mine) / len(mine)
+            assert 0.08 < share < 0.22, (part, label, share)
+    assert "validation split" in info["how"]["test"] and "carved" in info["how"]["val"]
+    again, _ = protocol_splits(records, SplitConfig(val_fraction=0.15, seed=3))
+    assert again == out  # seeded
+    other, _ = protocol_splits(records, SplitConfig(val_fraction=0.15, seed=4))
+    assert [r.split for r in other] != [r.split for r in out]
+    twice, info_twice = protocol_splits(out, SplitConfig(val_fraction=0.15, seed=3))
+    assert twice == out and info_twice == info  # idempotent: the rule reads source_split
+
+
+def test_a_source_with_a_test_split_keeps_its_val_and_test() -> None:
+    records = source_records({"train": 50, "valid": 10, "test": 10})
+    out, info = protocol_splits(records)
+    assert [r.split for r in out] == [
+        {"train": "train", "valid": "val", "test": "test"}[str(r.split)] for r in records]
+    assert info["how"]["val"] == "the source's validation split"
+
+
+def test_a_source_with_train_and_test_only_gets_a_val_carved_from_train() -> None:
+    records = source_records({"train": 100, "test": 20})
+    out, _ = protocol_splits(records)
+    assert all(r.split == "test" for r in out if r.source_split == "test")
+    assert {r.source_split for r in out if r.split == "val"} == {"train"}
+
+
+def test_flat_source_gets_test_and_val_carved_by_patient() -> None:
+    records = source_records({None: 300})
+    out, info = protocol_splits(records, SplitConfig(val_fraction=0.15, test_fraction=0.2))
+    counts = info["counts"]
+    total = len(records)
+    assert 0.16 < counts["test"]["images"] / total < 0.24
+    assert 0.12 < counts["val"]["images"] / (total - counts["test"]["images"]) < 0.18
+    assert all(len(s) == 1 for s in by_patient(out).values())
+    assert all(c["positive"] > 0 for c in counts.values())
+
+
+def test_small_strata_keep_a_patient_on_the_training_side() -> None:
+    # One abnormal wrist patient: carving must not take it away from train.
+    records = [Record(path=f"{i}.png", label=0, body_part="elbow", patient_id=f"p{i}",
+                      split="train") for i in range(20)]
+    records.append(Record(path="w.png", label=1, body_part="wrist", patient_id="w",
+                          split="train"))
+    records.append(Record(path="t.png", label=1, body_part="wrist", patient_id="t",
+                          split="valid"))
+    out, _ = protocol_splits(records)
+    assert out[-2].split == "train" and out[-1].split == "test"
+
+
+def test_unknown_source_split_is_one_clear_error() -> None:
+    with pytest.raises(XraySSLError, match="unknown split 'holdout'"):
+        protocol_splits([Record(path="a.png", label=0, split="holdout")])

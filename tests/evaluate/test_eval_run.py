@@ -60,7 +60,7 @@ def test_features_are_batched_cached_and_leave_the_encoder_as_found(make_cache, 
 
 def test_label_subsets_are_stratified_and_patient_grouped(make_cache):
     cache = make_cache(n=160, size=8)
-    split = make_split(cache, None, 0.2)
+    split = make_split(cache, None)
     assert not set(patient_ids(cache, split.train)) & set(patient_ids(cache, split.test))
     subset = label_subset(cache, split.train, 0.25, seed=0)
     assert set(cache.labels[subset]) == {0, 1}
@@ -76,14 +76,15 @@ def test_cache_without_valid_split_gets_a_patient_split(make_cache, tmp_path):
     from xrayssl.data.cache import write_index
 
     cache = make_cache(n=80, size=8, with_masks=False)
-    records = [replace(r, split=None) for r in cache.records]
+    records = [replace(r, split=None, source_split=None) for r in cache.records]
     write_index(cache.root, records, cache.size, cache.config, cache.config_hash)
     from xrayssl.data.cache import PreparedCache
 
-    split = make_split(PreparedCache.open(cache.root), None, 0.25)
-    assert "patient-level split" in split.how
-    assert len(split.test) and len(split.train)
-    assert not set(patient_ids(cache, split.train)) & set(patient_ids(cache, split.test))
+    split = make_split(PreparedCache.open(cache.root), None)
+    assert "test: carved by patient" in split.how and "val: carved from train" in split.how
+    assert len(split.test) and len(split.val) and len(split.train)
+    groups = [set(patient_ids(cache, s)) for s in (split.train, split.val, split.test)]
+    assert not groups[0] & groups[1] and not groups[0] & groups[2] and not groups[1] & groups[2]
 
 
 def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_path):
@@ -110,7 +111,8 @@ def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_p
 
 
 def test_body_part_filter_and_unknown_body_part(make_cache):
-    cache = make_cache(n=160, size=16)
+    # Three parts, so the source's valid patients (every fourth) include elbows: their test.
+    cache = make_cache(n=160, size=16, body_parts=("elbow", "wrist", "hand"))
     result = evaluate_encoder(RawPixels(4), cache, config=FAST, body_parts=["elbow"],
                               fractions=[1.0])
     assert result.data.body_parts == ["elbow"]
@@ -121,7 +123,7 @@ def test_body_part_filter_and_unknown_body_part(make_cache):
 
 def test_supervised_training_learns_the_signal(make_cache):
     cache = make_cache(n=96, size=16, with_masks=False)
-    split = make_split(cache, None, 0.2)
+    split = make_split(cache, None)
     config = SupervisedConfig(epochs=3, batch_size=16, lr=3e-3)
     trained = train_supervised(TinyEncoder(), cache, split.train, cache.labels[split.train],
                                patient_ids(cache, split.train), config, seed=0,
@@ -132,7 +134,7 @@ def test_supervised_training_learns_the_signal(make_cache):
 
 def test_frozen_encoder_training_moves_only_the_head(make_cache):
     cache = make_cache(n=96, size=16, with_masks=False)
-    split = make_split(cache, None, 0.2)
+    split = make_split(cache, None)
     encoder = TinyEncoder()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     config = SupervisedConfig(epochs=3, batch_size=16, lr=3e-2, holdout_fraction=0)

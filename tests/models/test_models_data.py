@@ -86,7 +86,7 @@ class BrightestPixels(torch.nn.Module):
 
 def test_knn_monitor_separates_a_real_signal_and_not_noise(make_cache: MakeCache) -> None:
     cache = make_cache(n=96, size=16)
-    train, valid = cache.select(splits=["train"]), cache.select(splits=["valid"])
+    train, valid = cache.select(splits=["train"]), cache.select(splits=["val"])
     monitor, note = KNNMonitor.choose(cache, train, valid, max_bank=100, max_query=100, seed=0,
                                       k=5)
     assert monitor is not None and "bank" in note

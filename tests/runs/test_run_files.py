@@ -98,25 +98,21 @@ def test_format_1_file_reads_with_its_numbers() -> None:
     assert RunMetrics.read(V1_FILE).run.kind == "probe"
 
 
-def test_the_new_writer_gives_the_numbers_of_format_1(make_cache: MakeCache) -> None:
-    """The same encoder, cache and settings as the stored file: the same scores."""
+def test_the_new_writer_keeps_the_test_images_of_format_1(make_cache: MakeCache) -> None:
+    """The same encoder, cache and settings as the stored file: the same test images.
+
+    Format 1 fitted on the whole source train split and scored the source's valid split; the
+    protocol scores that split as its test too, but fits on train minus a val carved out of
+    it (val now selects), so the numbers differ by design and only the test images match.
+    """
     old = RunMetrics.read(V1_FILE)
     new = evaluate_encoder(RawPixels(4), make_cache(n=96, size=8), config=CONFIG)
     assert new.splits["test"].indices == old.splits["test"].indices
-    for key, result in old.fractions.items():
-        mine, theirs = new.fractions[key].scores["test"], result.scores["test"]
-        assert mine.predictions == theirs.predictions, key
-        groups = [(mine.overall, theirs.overall)]
-        groups += [(mine.by_body_part[p], g) for p, g in theirs.by_body_part.items()]
-        for now, then in groups:
-            for level in LEVELS:
-                a, b = now.level(level), then.level(level)
-                assert (a is None) == (b is None), (key, level)
-                if a is not None and b is not None:  # metrics added since are left aside
-                    assert {m: a.metrics[m] for m in b.metrics} == b.metrics, (key, level)
-        for metric, spread in theirs.seed_spread.items():
-            assert mine.seed_spread[metric] == spread, (key, metric)
-        assert [f.n_train for f in new.fractions[key].fits] == [f.n_train for f in result.fits]
+    val = set(new.splits["val"].indices or [])
+    assert val and not val & set(new.splits["test"].indices or [])
+    assert set(old.fractions) == set(new.fractions)
+    assert new.train.n is not None and old.train.n is not None
+    assert new.train.n + len(val) == old.train.n  # val came out of the old training images
 
 
 def test_unknown_and_malformed_files_say_how_to_rebuild(tmp_path: Path) -> None:

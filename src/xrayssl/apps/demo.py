@@ -50,6 +50,7 @@ def demo_settings(budget: str = "default", full: bool = False) -> dict[str, Any]
         },
         "methods": ["simclr", "byol"],
         "seeds": [0],
+        "baselines": ["raw", "random", "supervised"],
         "pretrain": {
             "encoder": preset["encoder"],
             "epochs": preset["epochs"],
@@ -66,6 +67,8 @@ def demo_settings(budget: str = "default", full: bool = False) -> dict[str, Any]
             "cv_folds": 3,
             "cs": [0.01, 0.1, 1.0],
             "n_bootstrap": 300,
+            # The supervised floor: the same encoder end to end, as many epochs as pretraining.
+            "supervised": {"epochs": preset["epochs"], "batch_size": preset["batch_size"]},
         },
         "space": space,
         "objective": {"metric": "auroc", "level": "image", "fraction": 1.0},

@@ -45,6 +45,13 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[str | None, typer.Option(
             help="force the source layout of every SOURCE: mura, aihub, folders, manifest, npz "
                  "or dicom")] = None,
+        val_fraction: Annotated[float, typer.Option(
+            help="share of the training images carved out (by patient) as val, when the "
+                 "source has no val split besides its test split")] = 0.15,
+        test_fraction: Annotated[float, typer.Option(
+            help="share of the images carved out (by patient) as test, when the source has "
+                 "neither a test nor a validation split")] = 0.2,
+        split_seed: Annotated[int, typer.Option(help="seed of the carved splits")] = 0,
         overwrite: Annotated[bool, typer.Option(
             help="replace a finished cache at --out made with another config")] = False,
         quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
@@ -54,7 +61,12 @@ def register(app: typer.Typer) -> None:
         Several SOURCEs (e.g. a MURA root and an AI Hub release) go into one cache; each record
         keeps its source and body parts of different sources stay apart."""
         from xrayssl.config.base import validate
-        from xrayssl.config.data import PrepareConfig, parse_clahe, parse_label_map
+        from xrayssl.config.data import (
+            PrepareConfig,
+            SplitConfig,
+            parse_clahe,
+            parse_label_map,
+        )
         from xrayssl.data.checks import DataWarning
         from xrayssl.data.combined import load_sources
         from xrayssl.data.prepare import prepare
@@ -70,6 +82,10 @@ def register(app: typer.Typer) -> None:
         config = validate(
             PrepareConfig, {"size": size, "clahe": clahe_config.model_dump()}, "prepare options"
         )
+        split_config = validate(SplitConfig, {"val_fraction": val_fraction,
+                                              "test_fraction": test_fraction,
+                                              "seed": split_seed},
+                                "--val-fraction (0..0.5), --test-fraction (0..0.5), --split-seed")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             listing = load_sources(sources, kind=kind, label_map=parse_label_map(label_map),
@@ -80,7 +96,8 @@ def register(app: typer.Typer) -> None:
                 for name, parts in listing.sources().items():
                     typer.echo(f"  {name}: {', '.join(parts)}")
             result = prepare(listing.records, out, config, workers=workers, progress=not quiet,
-                             overwrite=overwrite, source_skipped=listing.skipped)
+                             overwrite=overwrite, source_skipped=listing.skipped,
+                             splits=split_config)
         for warning in caught:
             if issubclass(warning.category, DataWarning):
                 typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)

@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
             help="more encoders (files or run folders), comma-separated, shown beside the "
                  "first; each uses the probe.json in its own folder")] = "",
         split: Annotated[str | None, typer.Option(
-            help="split to explain (default: test, else valid, else all)")] = None,
+            help="split to explain, or 'all' (default: test, else val, else all, for a "
+                 "prepared cache; all images of any other --images source)")] = None,
         max_images: Annotated[int, typer.Option(min=1)] = 64,
         per_kind: Annotated[int, typer.Option(
             min=1, help="rows per kind (TP, FN, FP) in the comparison sheet")] = 3,
@@ -70,6 +71,8 @@ def register(app: typer.Typer) -> None:
                 other.name = f"{other.name} ({Path(item).name})"
             models.append(other)
         image_size = int(getattr(first.encoder, "spec", {}).get("image_size", 224))
+        if split is None and not (images / INDEX_FILE).is_file():
+            split = "all"  # a folder given to be explained: every image of it, not its test
         cache = open_images(images, out, image_size)
         from xrayssl.cli.status_line import StatusLine
 

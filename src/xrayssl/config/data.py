@@ -66,6 +66,19 @@ class PrepareConfig(StrictModel):
     pad_value: int = Field(default=0, ge=0, le=255)
 
 
+class SplitConfig(StrictModel):
+    """How the train / val / test splits are made from the source's own splits (by patient).
+
+    ``val_fraction`` of the training images are carved out as ``val`` when the source has no
+    val split of its own; ``test_fraction`` of all images become ``test`` when the source has
+    neither a test nor a validation split (a flat class folder, a CSV without a split column).
+    """
+
+    val_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+    seed: int = Field(default=0, ge=0)
+
+
 class LabelMap(StrictModel):
     """Folder or CSV label names -> 0 (normal) / 1 (abnormal)."""
 

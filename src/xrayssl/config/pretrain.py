@@ -61,9 +61,10 @@ class PretrainConfig(StrictModel):
     sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
     workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
 
-    # Online kNN monitor on a labelled split, each epoch.
+    # Online kNN monitor on a labelled split, each epoch (it may prune or stop early, so it
+    # reads val: the test split is never looked at before the report).
     monitor: bool = True
-    monitor_split: str = "valid"
+    monitor_split: Literal["val", "train"] = "val"
     monitor_k: int = Field(20, ge=1)
     monitor_max_bank: int = Field(4096, ge=1)
     monitor_max_query: int = Field(2048, ge=1)

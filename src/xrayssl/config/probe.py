@@ -39,12 +39,12 @@ class ProbeConfig(StrictModel):
     cv_folds: int = Field(default=5, ge=2)
     class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = Field(default=1000, ge=10)
-    threshold: float = Field(default=0.5, gt=0, lt=1)
+    # Decision threshold of kappa/sensitivity/specificity: None = chosen on val for each
+    # probe (Youden's J) and applied unchanged to test; a number fixes it.
+    threshold: float | None = Field(default=None, gt=0, lt=1)
     n_bootstrap: int = Field(default=1000, ge=0)
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     batch_size: int = Field(default=256, ge=1)
-    # Share of patients held out as the test set when the cache has no valid split.
-    test_fraction: float = Field(default=0.2, gt=0, lt=1)
     # Side of the downsampled image whose pixels are the raw-pixel baseline's features.
     raw_size: int = Field(default=32, ge=4)
     supervised: SupervisedConfig = Field(default_factory=SupervisedConfig)

@@ -1,9 +1,11 @@
 """The study configuration: data, methods, seeds, pretraining and probe settings, policy space.
 
 Relative paths are read relative to the working directory the command runs in (the
-repository root for the example configs). Pretraining uses the ``train`` split of the cache,
-the probe trains on ``train`` and is tested on ``valid`` (a ``val`` folder is read as
-``valid``). ``pretrain`` and ``probe`` hold the keyword
+repository root for the example configs). The cache's three splits (``data.splits``, see
+:mod:`xrayssl.data.splits`) serve every stage: pretraining and the probe fit on ``train``,
+every choice (ranking, pruning, thresholds, the kNN monitor) reads ``val``, and ``test`` is
+reported once, for the selected policies and the floors (``baselines``), which run as trials
+of the study. ``pretrain`` and ``probe`` hold the keyword
 settings of the pretraining and probe stages; they are validated by those stages' own models
 when the study starts, so a typo there is reported before the first trial runs.
 """
@@ -18,9 +20,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from xrayssl.config.base import StrictModel, load_yaml
+from xrayssl.config.data import SplitConfig
 from xrayssl.errors import XraySSLError
 
 SpaceKind = Literal["list", "subsets", "ablation", "pairwise", "search"]
+BaselineKind = Literal["raw", "random", "supervised"]
+BASELINE_KINDS: tuple[BaselineKind, ...] = ("raw", "random", "supervised")
 
 
 class SynthSettings(StrictModel):
@@ -53,6 +58,7 @@ class DataSettings(StrictModel):
         default=None, description="where source/synth data is prepared; default <study>/cache"
     )
     body_parts: list[str] | None = None
+    splits: SplitConfig = Field(default_factory=SplitConfig)
     body_part: str | None = Field(
         default=None, description="body part of images whose source names none (e.g. knee)"
     )
@@ -168,6 +174,10 @@ class StudyConfig(StrictModel):
     data: DataSettings
     methods: list[str] = Field(default_factory=lambda: ["simclr", "byol"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    baselines: list[BaselineKind] = Field(
+        default_factory=lambda: list(BASELINE_KINDS),
+        description="the floors run as trials of the study ([] for none)",
+    )
     pretrain: dict[str, Any] = Field(default_factory=dict)
     pretrain_by_method: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -194,6 +204,8 @@ class StudyConfig(StrictModel):
 
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods has repeats: {self.methods}")
+        if len(set(self.baselines)) != len(self.baselines):
+            raise ValueError(f"baselines has repeats: {self.baselines}")
         return self
 
     @property
@@ -203,8 +215,9 @@ class StudyConfig(StrictModel):
     def fingerprint(self) -> str:
         """Hash of what makes two trials with the same key comparable.
 
-        Methods, seeds and the policy space are left out on purpose: widening them (the demo's
-        ``--full``) extends a study instead of starting over, reusing finished trials.
+        Methods, seeds, baselines and the policy space are left out on purpose: widening them
+        (the demo's ``--full``) extends a study instead of starting over, reusing finished
+        trials.
         """
         settled = self.model_dump(
             mode="json", include={"data", "pretrain", "probe", "objective"}

@@ -4,8 +4,12 @@ Layout of a cache folder::
 
     images.npy    (N, S, S) uint8, opened as a read-only memory map
     masks.npy     (N, S, S) uint8 lesion masks (0/255), only when the source has masks
-    index.json    {"version", "size", "config", "config_hash", "records": [...]}
+    index.json    {"version", "size", "config", "config_hash", "splits", "records": [...]}
     skipped.csv   path,reason for every input that could not be used
+
+``splits`` says how the train / val / test splits of the records were made
+(:func:`xrayssl.data.splits.protocol_splits`); an index written before splits were recorded
+gets them by the same rule when it is opened.
 
 ``index.json`` is written last and atomically, so a folder without it is never mistaken for
 a finished cache.
@@ -23,6 +27,7 @@ import numpy as np
 
 from xrayssl.atomic import atomic_write_json
 from xrayssl.data.records import Record
+from xrayssl.data.splits import protocol_splits
 from xrayssl.errors import XraySSLError
 
 __all__ = ["PreparedCache", "write_index"]
@@ -45,6 +50,7 @@ class PreparedCache:
     config: dict[str, Any]
     config_hash: str
     masks: np.ndarray | None = None  # (N, S, S) uint8 memmap or None
+    splits: dict[str, Any] = field(default_factory=dict)  # how train/val/test were made
     _labels: np.ndarray | None = field(default=None, repr=False)
     _patients: np.ndarray | None = field(default=None, repr=False)
     _studies: np.ndarray | None = field(default=None, repr=False)
@@ -72,6 +78,10 @@ class PreparedCache:
             )
         images = np.load(root / IMAGES_FILE, mmap_mode="r")
         records = [Record.from_dict(row) for row in index["records"]]
+        splits = index.get("splits")
+        if not isinstance(splits, dict):
+            records, splits = protocol_splits(records)
+            splits["how"]["note"] = "derived when opened (the index predates recorded splits)"
         if images.shape[0] != len(records):
             raise XraySSLError(
                 f"{root}: {images.shape[0]} images but {len(records)} records; prepare it again"
@@ -86,6 +96,7 @@ class PreparedCache:
             config=dict(index["config"]),
             config_hash=str(index["config_hash"]),
             masks=masks,
+            splits=splits,
         )
 
     def __len__(self) -> int:
@@ -145,8 +156,15 @@ def write_index(
     size: int,
     config: dict[str, Any],
     config_hash: str,
+    splits: dict[str, Any] | None = None,
 ) -> None:
-    """Mark a cache finished. Call only after ``images.npy`` (and masks) are flushed."""
+    """Mark a cache finished. Call only after ``images.npy`` (and masks) are flushed.
+
+    ``splits``: the description :func:`protocol_splits` returned with ``records``; None makes
+    the protocol splits here, with the default settings.
+    """
+    if splits is None:
+        records, splits = protocol_splits(list(records))
     atomic_write_json(
         root / INDEX_FILE,
         {
@@ -154,6 +172,7 @@ def write_index(
             "size": size,
             "config": config,
             "config_hash": config_hash,
+            "splits": splits,
             "records": [r.to_dict() for r in records],
         },
     )

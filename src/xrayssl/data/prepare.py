@@ -28,7 +28,13 @@ from tqdm import tqdm
 
 from xrayssl.atomic import atomic_write_text
 from xrayssl.config.base import validate
-from xrayssl.config.data import ClaheConfig, PrepareConfig, clahe_tiles, describe_clahe
+from xrayssl.config.data import (
+    ClaheConfig,
+    PrepareConfig,
+    SplitConfig,
+    clahe_tiles,
+    describe_clahe,
+)
 from xrayssl.data.cache import (
     CACHE_VERSION,
     IMAGES_FILE,
@@ -57,6 +63,7 @@ from xrayssl.data.prepare_state import (
     start_or_resume,
 )
 from xrayssl.data.records import Record
+from xrayssl.data.splits import protocol_splits, split_summary
 from xrayssl.errors import XraySSLError
 
 CHECKPOINT_SECONDS = 2.0
@@ -142,7 +149,7 @@ class PrepareResult:
             return (
                 f"reused the prepared cache at {cache.root} (same config, hash "
                 f"{cache.config_hash[:12]}): {len(cache)} images, {len(self.skipped)} skipped; "
-                f"{self.pixels}"
+                f"{self.pixels}\n" + split_summary(cache.splits)
             )
         lines = [
             f"prepared {len(cache)} images of {cache.size}x{cache.size} in {cache.root} "
@@ -155,6 +162,7 @@ class PrepareResult:
             lines.append(f"duplicate rows removed: {self.duplicates}")
         if self.resumed:
             lines.append(f"resumed: {self.resumed} images were already done by an earlier run")
+        lines.append(split_summary(cache.splits))
         return "\n".join(lines)
 
 
@@ -174,7 +182,11 @@ def config_hash(config: PrepareConfig, records: Sequence[Record]) -> str:
         {
             "version": CACHE_VERSION,
             "config": cache_config(config),
-            "records": [r.to_dict() for r in records],
+            # The source's records: the protocol splits are derived after the pixels and
+            # recorded beside them, so changing how they are made never redoes the pixels.
+            "records": [
+                {k: v for k, v in r.to_dict().items() if k != "source_split"} for r in records
+            ],
         },
         sort_keys=True,
     )
@@ -276,15 +288,19 @@ def prepare(
     progress: bool = True,
     overwrite: bool = False,
     source_skipped: Sequence[tuple[str, str]] = (),
+    splits: SplitConfig | None = None,
 ) -> PrepareResult:
     """Prepare ``records`` into a cache at ``out`` and say what happened (see module doc).
 
     ``source_skipped``: (path, reason) of entries the loader already could not use (an AI Hub
     JSON without its image, ...); they are listed in ``skipped.csv`` with the rest.
+    ``splits``: how train / val / test are made (:func:`protocol_splits`); a finished cache
+    whose splits were made otherwise gets them remade, its pixels kept.
     """
     started = time.perf_counter()
     out = Path(out)
     config = config or PrepareConfig()
+    splits = splits or SplitConfig()
     records, dropped = drop_duplicates(records)
     if not records:
         raise XraySSLError("no images to prepare: the source gave no records")
@@ -293,6 +309,11 @@ def prepare(
 
     finished = _open_finished(out, digest)
     if finished is not None:
+        if finished.splits.get("config") != splits.model_dump():
+            split_records, split_info = protocol_splits(finished.records, splits)
+            write_index(out, split_records, finished.size, finished.config,
+                        finished.config_hash, split_info)
+            finished = PreparedCache.open(out)
         if progress:
             print(f"reusing the prepared cache at {out} (same config hash {digest[:12]})",
                   file=sys.stderr)
@@ -329,9 +350,9 @@ def prepare(
         compact(out / IMAGES_FILE, keep)
         if with_masks:
             compact(out / MASKS_FILE, keep)
-    kept_records = [records[i] for i in keep]
+    kept_records, split_info = protocol_splits([records[i] for i in keep], splits)
     messages = warn_single_class(kept_records)
-    write_index(out, kept_records, config.size, cache_config(config), digest)
+    write_index(out, kept_records, config.size, cache_config(config), digest, split_info)
     for name in (STATE_FILE, PROGRESS_FILE, FAILURES_FILE):
         (out / name).unlink(missing_ok=True)
     return PrepareResult(
@@ -353,6 +374,7 @@ def prepare_cache(
     progress: bool = True,
     overwrite: bool = False,
     source_skipped: Sequence[tuple[str, str]] = (),
+    splits: SplitConfig | None = None,
 ) -> PreparedCache:
     """Prepare ``records`` into ``out`` and return the opened cache.
 
@@ -364,7 +386,7 @@ def prepare_cache(
         PrepareConfig, {"size": size, "clahe": (clahe or ClaheConfig()).model_dump()}, "prepare"
     )
     result = prepare(records, out, config, workers=workers, progress=progress,
-                     overwrite=overwrite, source_skipped=source_skipped)
+                     overwrite=overwrite, source_skipped=source_skipped, splits=splits)
     if progress:
         print(result.summary(), file=sys.stderr)
     return result.cache

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 BODY_PARTS = ("elbow", "finger", "forearm", "hand", "humerus", "shoulder", "wrist")
-SPLITS = ("train", "valid", "test")
+# The protocol's splits: fit on train, select on val, report once on test.
+SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,9 @@ class Record:
 
     ``label`` is 1 for abnormal, 0 for normal, None when unknown. ``patient_id`` groups
     images for patient-level splits; ``study_id`` groups the views of one study (MURA's
-    study-level metrics). ``split`` is None when the source has no split of its own.
+    study-level metrics). ``split`` is what the source says (None when it has none) until
+    :func:`xrayssl.data.splits.protocol_splits` turns it into ``train``/``val``/``test`` and
+    keeps the source's word in ``source_split``.
     ``path`` may be a file path or, for array sources such as MedMNIST, ``file.npz#key/index``.
     ``mask_path`` points at a lesion mask when one exists (synthetic data). ``condition``
     names the finding behind the label when the source states it (AI Hub: ``Normal``,
@@ -31,6 +34,7 @@ class Record:
     source: str = ""
     mask_path: str | None = None
     condition: str = ""
+    source_split: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is an immutable scalar, so a shallow copy equals dataclasses.asdict,
@@ -47,7 +51,7 @@ class Record:
         fields: dict[str, Any] = {k: row.get(k) for k in cls.__dataclass_fields__}
         label = fields["label"]
         fields["label"] = None if label in (None, "", "None") else int(label)
-        for key in ("mask_path", "split"):
+        for key in ("mask_path", "split", "source_split"):
             if fields[key] in ("", "None"):
                 fields[key] = None
         for key in ("body_part", "patient_id", "study_id", "source", "condition"):

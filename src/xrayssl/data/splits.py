@@ -1,19 +1,42 @@
 """Patient-level splits and label fractions: one patient's images never sit on both sides.
 
 A model that has seen one view of a patient's elbow recognises the other views, so any
-split by image would leak; both functions here work on whole patients and keep the
+split by image would leak; every function here works on whole patients and keeps the
 abnormal rate of each side close to the whole where the numbers allow.
+
+One rule makes the three splits of every cache (:func:`protocol_splits`), once, when the
+cache is prepared; pretraining, the probe, the kNN monitor and studies all read them:
+
+* ``train``: pretraining and probe fitting (the probe's C is chosen by grouped CV inside it);
+* ``val``: every choice (policy ranking, pruning, thresholds, the kNN monitor);
+* ``test``: read once, for the selected policies and the floors.
+
+From the source's own splits: a ``test`` split (folder, MedMNIST ``test_*`` arrays, CSV
+``split`` column) is the test. Without one, the source's validation split is the test
+(MURA's official ``valid``, whose test set is not public; class folders ``train/`` +
+``val/``). Without either, ``test_fraction`` of the patients are carved out as the test
+(flat class folders). ``val`` is the source's validation split when a test exists besides
+it, else ``val_fraction`` of the training images carved out by patient. Carving is seeded
+and stratified by body part and label (a patient's stratum: the body part of most of their
+images, abnormal if any image is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xrayssl.config.data import SplitConfig
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
+
+if TYPE_CHECKING:
+    from xrayssl.data.cache import PreparedCache
+
+SPLIT_RULE = "xrayssl-splits-v1"
 
 
 def _patient_labels(labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,19 +48,25 @@ def _patient_labels(labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray,
 
 
 def _draw_patients(
-    patient_label: np.ndarray, images_per_patient: np.ndarray, fraction: float,
-    rng: np.random.Generator,
+    patient_stratum: np.ndarray, images_per_patient: np.ndarray, fraction: float,
+    rng: np.random.Generator, keep_rest: bool = False,
 ) -> np.ndarray:
-    """(P,) bool: whole patients drawn per label stratum until each holds ``fraction`` of
-    its images (the closest prefix of a random order; at least one patient per stratum)."""
-    chosen = np.zeros(len(patient_label), dtype=bool)
-    for stratum in np.unique(patient_label):
-        members = rng.permutation(np.flatnonzero(patient_label == stratum))
+    """(P,) bool: whole patients drawn per stratum until each holds ``fraction`` of its
+    images (the closest prefix of a random order; at least one patient per stratum).
+
+    ``keep_rest``: never draw a stratum's last patient, so the side left behind keeps every
+    stratum (a carved split must not take a rare body part's only abnormal patient away).
+    """
+    chosen = np.zeros(len(patient_stratum), dtype=bool)
+    for stratum in np.unique(patient_stratum):
+        members = rng.permutation(np.flatnonzero(patient_stratum == stratum))
         target = fraction * images_per_patient[members].sum()
         taken = np.cumsum(images_per_patient[members])
         count = max(1, int(np.searchsorted(taken, target, side="left")) + 1)
         if count > 1 and abs(taken[count - 2] - target) <= abs(taken[count - 1] - target):
             count -= 1
+        if keep_rest:
+            count = min(count, len(members) - 1)
         chosen[members[:count]] = True
     return chosen
 
@@ -84,29 +113,6 @@ def patient_split(
     return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
 
-def assign_splits(
-    records: Sequence[Record], valid_fraction: float = 0.2, seed: int = 0
-) -> list[Record]:
-    """Give records without a split 'train' or 'valid' by patient; keep existing splits.
-
-    A patient who already has a split elsewhere in ``records`` joins that split.
-    """
-    known = {r.patient_id: r.split for r in records if r.split is not None}
-    open_positions = [i for i, r in enumerate(records) if r.split is None]
-    out = list(records)
-    free = [i for i in open_positions if records[i].patient_id not in known]
-    for i in open_positions:
-        if records[i].patient_id in known:
-            out[i] = replace(records[i], split=known[records[i].patient_id])
-    if free:
-        labels = np.array([-1 if records[i].label is None else records[i].label for i in free])
-        groups = np.array([records[i].patient_id for i in free])
-        train, valid = patient_split(labels, groups, valid_fraction, seed)
-        for position, split in [(p, "train") for p in train] + [(p, "valid") for p in valid]:
-            out[free[position]] = replace(records[free[position]], split=split)
-    return out
-
-
 def label_fraction(
     indices: np.ndarray | Sequence[int],
     labels: np.ndarray | Sequence[int],
@@ -136,3 +142,206 @@ def label_fraction(
     chosen = _draw_patients(patient_label, images_per_patient, fraction,
                             np.random.default_rng(seed))
     return np.sort(indices[chosen[inverse]])
+
+
+# ---------------------------------------------------------------- the three protocol splits
+
+_SOURCE_NAMES = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}
+
+
+def _source_split(record: Record) -> str | None:
+    name = record.source_split if record.source_split is not None else record.split
+    if name is None:
+        return None
+    if name not in _SOURCE_NAMES:
+        raise XraySSLError(
+            f"{record.path}: unknown split {name!r}; allowed: {', '.join(sorted(_SOURCE_NAMES))}"
+        )
+    return _SOURCE_NAMES[name]
+
+
+def _carve(
+    records: Sequence[Record], positions: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """Positions of whole patients holding about ``fraction`` of ``positions``' images,
+    stratified by (body part, label) per patient; every stratum keeps a patient behind."""
+    if len(positions) == 0:
+        return positions
+    groups = np.asarray([records[i].patient_id or records[i].path for i in positions])
+    patients, inverse = np.unique(groups, return_inverse=True)
+    label = np.full(len(patients), -1, dtype=np.int64)
+    np.maximum.at(label, inverse, np.asarray(
+        [-1 if records[i].label is None else records[i].label for i in positions]))
+    parts: list[dict[str, int]] = [{} for _ in patients]
+    for position, patient in zip(positions, inverse, strict=True):
+        part = records[position].body_part
+        parts[patient][part] = parts[patient].get(part, 0) + 1
+    # Most images first, then the name, so ties break the same way on every machine.
+    main_part = [sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for count in parts]
+    stratum = np.asarray([f"{part}|{y}" for part, y in zip(main_part, label, strict=True)])
+    images = np.bincount(inverse, minlength=len(patients))
+    chosen = _draw_patients(stratum, images, fraction, np.random.default_rng(seed),
+                            keep_rest=True)
+    out: np.ndarray = positions[chosen[inverse]]
+    return out
+
+
+def _tally(records: Sequence[Record], split: Sequence[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name in ("train", "val", "test"):
+        mine = [r for r, s in zip(records, split, strict=True) if s == name]
+        out[name] = {
+            "images": len(mine),
+            "patients": len({r.patient_id or r.path for r in mine}),
+            "positive": sum(1 for r in mine if r.label == 1),
+            "labelled": sum(1 for r in mine if r.label is not None),
+        }
+    return out
+
+
+def protocol_splits(
+    records: Sequence[Record], config: SplitConfig | None = None
+) -> tuple[list[Record], dict[str, Any]]:
+    """The source's splits -> ``train``/``val``/``test`` by patient, and how each was made.
+
+    Deterministic (seeded) and idempotent: records that already carry protocol splits keep
+    them, since the rule reads ``source_split``. Returns the records with ``split`` set and
+    ``source_split`` holding the source's word, and the description stored in the cache index
+    and in every run file (``rule``, ``config``, ``how`` per split, ``counts`` per split).
+    """
+    config = config or SplitConfig()
+    source = [_source_split(r) for r in records]
+    present = set(source)
+    split: list[str | None] = [None] * len(records)
+    how: dict[str, str] = {}
+    for i, name in enumerate(source):
+        if name == "train":
+            split[i] = "train"
+        elif name == "test":
+            split[i] = "test"
+        elif name == "valid":
+            split[i] = "val" if "test" in present else "test"
+    # An unsplit image of a patient the source placed elsewhere joins that patient.
+    placed = {records[i].patient_id: s for i, s in enumerate(split) if s and records[i].patient_id}
+    for i, s in enumerate(split):
+        if s is None and records[i].patient_id in placed:
+            split[i] = placed[records[i].patient_id]
+    if "test" in present:
+        how["test"] = "the source's test split"
+    elif "valid" in present:
+        how["test"] = "the source's validation split (it has no test split)"
+    else:
+        pool = np.asarray([i for i, s in enumerate(split) if s in (None, "train")],
+                          dtype=np.int64)
+        for i in _carve(records, pool, config.test_fraction, config.seed):
+            split[int(i)] = "test"
+        how["test"] = (f"carved by patient: {config.test_fraction:.0%} of the images, "
+                       f"stratified by body part and label, seed {config.seed}")
+    split = ["train" if s is None else s for s in split]
+    if "valid" in present and "test" in present:
+        how["val"] = "the source's validation split"
+    else:
+        train = np.asarray([i for i, s in enumerate(split) if s == "train"], dtype=np.int64)
+        # A different stream from the test carve: the two draws are independent.
+        for i in _carve(records, train, config.val_fraction, config.seed + 1):
+            split[int(i)] = "val"
+        how["val"] = (f"carved from train by patient: {config.val_fraction:.0%} of its "
+                      f"images, stratified by body part and label, seed {config.seed}")
+    how["train"] = "the rest of the source's train split" if "train" in present else (
+        "the images left after carving")
+    out = [replace(r, split=s, source_split=src) for r, s, src in zip(
+        records, split, source, strict=True)]
+    info = {"rule": SPLIT_RULE, "config": config.model_dump(), "how": how,
+            "counts": _tally(out, [s or "" for s in split])}
+    return out, info
+
+
+# ---------------------------------------------------------------- the splits of a cache
+
+
+@dataclass
+class EvalSplit:
+    """Cache indices of the labelled images of each protocol split (sorted)."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    how: str  # all three, in one line
+    how_val: str = ""
+    how_test: str = ""
+
+
+def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
+    """The resampling unit of an image: its patient, else its study, else the image itself."""
+    out: np.ndarray = cache.patient_ids[np.asarray(indices, dtype=np.int64)]
+    return out
+
+
+def resampling_unit(cache: PreparedCache, indices: np.ndarray) -> str:
+    """What ``patient_ids`` resamples: patients, else studies, else single images (MedMNIST)."""
+    if len(set(patient_ids(cache, indices).tolist())) == len(indices):
+        return "image"  # one image per resampled unit: there is nothing to cluster
+    records = [cache.records[int(i)] for i in indices]
+    return "patient" if any(r.patient_id for r in records) else "study"
+
+
+def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
+    out: np.ndarray = cache.study_ids[np.asarray(indices, dtype=np.int64)]
+    return out
+
+
+def describe_splits(info: dict[str, Any]) -> str:
+    """One line: how each split of a cache was made."""
+    how = info.get("how") or {}
+    return "; ".join(f"{name}: {how[name]}" for name in ("train", "val", "test") if name in how)
+
+
+def split_summary(info: dict[str, Any]) -> str:
+    """Lines for people: images and patients per split, and how each split was made."""
+    counts, how = info.get("counts") or {}, info.get("how") or {}
+    lines = ["splits (by patient; select on val, report on test):"]
+    for name in ("train", "val", "test"):
+        c = counts.get(name) or {}
+        lines.append(f"  {name}: {c.get('images', 0)} images, {c.get('patients', 0)} patients, "
+                     f"{c.get('positive', 0)} abnormal; {how.get(name, '?')}")
+    return "\n".join(lines)
+
+
+def make_split(cache: PreparedCache, body_parts: Sequence[str] | None) -> EvalSplit:
+    """The labelled train / val / test images of ``body_parts`` (all when None)."""
+    if body_parts:
+        unknown = sorted(set(body_parts) - set(cache.body_parts()))
+        if unknown:
+            raise XraySSLError(
+                f"body part(s) {unknown} not in {cache.root}; it has {cache.body_parts()}"
+            )
+    labelled = cache.select(body_parts=body_parts, labelled_only=True)
+    if len(labelled) == 0:
+        raise XraySSLError(f"{cache.root} has no labelled images for body parts {body_parts}")
+    split = np.asarray([cache.records[int(i)].split or "" for i in labelled])
+    parts = {name: np.sort(labelled[split == name]) for name in ("train", "val", "test")}
+    empty = [name for name, idx in parts.items() if len(idx) == 0]
+    if empty:
+        raise XraySSLError(
+            f"{cache.root} has no labelled {' or '.join(empty)} images for body parts "
+            f"{list(body_parts) if body_parts else 'all'} "
+            f"(splits: {describe_splits(cache.splits)}); prepare it again with a larger "
+            "--val-fraction/--test-fraction or more patients"
+        )
+    how = cache.splits.get("how") or {}
+    return EvalSplit(parts["train"], parts["val"], parts["test"], describe_splits(cache.splits),
+                     how_val=str(how.get("val", "")), how_test=str(how.get("test", "")))
+
+
+def label_subset(
+    cache: PreparedCache, train: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """A stratified, patient-grouped subset of ``train`` holding ``fraction`` of its labels."""
+    from xrayssl.evaluate.probe import check_labels
+
+    if fraction >= 1:
+        return train
+    labels, groups = cache.labels[train], patient_ids(cache, train)
+    subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
+    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
+    return np.sort(subset)

@@ -119,6 +119,44 @@ def _as_prediction_sets(prob: np.ndarray) -> np.ndarray:
     return prob[None, :] if prob.ndim == 1 else prob  # (S, N)
 
 
+Threshold = float | Sequence[float]
+
+
+def _per_set(threshold: Threshold, n_sets: int) -> list[float]:
+    """One decision threshold per prediction set (a scalar is shared by all)."""
+    if isinstance(threshold, (int, float)):
+        return [float(threshold)] * n_sets
+    values = [float(t) for t in threshold]
+    if len(values) != n_sets:
+        raise XraySSLError(f"{len(values)} thresholds for {n_sets} prediction sets")
+    return values
+
+
+def choose_threshold(y_true: np.ndarray, prob: np.ndarray) -> float:
+    """The decision threshold that maximises Youden's J (sensitivity + specificity - 1).
+
+    Chosen on val and then applied unchanged to test, so kappa, sensitivity and specificity
+    on test are honest: a fixed 0.5 is arbitrary for a probe whose scores are not calibrated
+    to the test prevalence, and a threshold tuned on test would be selection on test.
+    Ties go to the threshold nearest the middle of the tied range (midpoints between scores).
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    prob = np.asarray(prob, dtype=np.float64)
+    _check_binary(y_true, prob)
+    n_pos, n_neg = int(y_true.sum()), int((1 - y_true).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    scores = np.unique(prob)  # sorted
+    # Candidate thresholds between consecutive distinct scores, plus both ends.
+    candidates = np.r_[scores[0] - 1e-12, (scores[1:] + scores[:-1]) / 2, scores[-1] + 1e-12]
+    called = prob[None, :] >= candidates[:, None]  # (T, N)
+    sensitivity = (called & (y_true == 1)).sum(1) / n_pos
+    specificity = (~called & (y_true == 0)).sum(1) / n_neg
+    j = sensitivity + specificity
+    best = np.flatnonzero(j >= j.max() - 1e-12)
+    return float(candidates[best[len(best) // 2]])
+
+
 def metrics_with_ci(
     y_true: np.ndarray,
     prob: np.ndarray,
@@ -126,14 +164,15 @@ def metrics_with_ci(
     *,
     n_boot: int = 1000,
     seed: int = 0,
-    threshold: float = 0.5,
+    threshold: Threshold = 0.5,
     level: float = 0.95,
 ) -> dict[str, Any]:
     """METRICS with percentile cluster-bootstrap CIs.
 
     ``prob`` is (N,) or (S, N): S prediction sets on the same images (e.g. probes trained on
     different label subsets). Then each value is the mean over the S sets and its CI is that
-    of the mean, since every draw reweights all S sets identically.
+    of the mean, since every draw reweights all S sets identically. ``threshold``: one for
+    all sets or one per set (each chosen on val for its own probe).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     sets = _as_prediction_sets(prob)
@@ -142,8 +181,11 @@ def metrics_with_ci(
     if len(codes) != len(y_true):
         raise XraySSLError(f"{len(codes)} cluster ids for {len(y_true)} images")
 
+    thresholds = _per_set(threshold, len(sets))
+
     def mean_over_sets(weights: np.ndarray) -> dict[str, np.ndarray]:
-        per_set = [weighted_metrics(y_true, p, weights, threshold) for p in sets]
+        per_set = [weighted_metrics(y_true, p, weights, t)
+                   for p, t in zip(sets, thresholds, strict=True)]
         return {m: np.mean([s[m] for s in per_set], axis=0) for m in METRICS}
 
     point = mean_over_sets(np.ones((1, len(y_true))))
@@ -159,7 +201,7 @@ def metrics_with_ci(
         "n_positive": int(y_true.sum()),
         "n_clusters": int(codes.max()) + 1 if len(codes) else 0,
         "n_prediction_sets": len(sets),
-        "threshold": threshold,
+        "threshold": thresholds[0] if len(set(thresholds)) == 1 else thresholds,
         "ci_level": level,
         "n_bootstrap": n_boot,
     }
@@ -221,14 +263,16 @@ def paired_bootstrap(
     metric: str = "auroc",
     n_boot: int = 2000,
     seed: int = 0,
-    threshold: float = 0.5,
+    threshold: Threshold = 0.5,
+    threshold_b: Threshold | None = None,
     level: float = 0.95,
 ) -> dict[str, Any]:
     """Compare two models on the same images: difference ``b - a`` with a cluster-bootstrap CI.
 
     Both models see the same resampled patients in every draw, so the shared difficulty of
     the test set cancels. ``p_value`` is the two-sided bootstrap p-value of "no difference".
-    prob_a / prob_b: (N,) or (S, N) (averaged over S like metrics_with_ci).
+    prob_a / prob_b: (N,) or (S, N) (averaged over S like metrics_with_ci); ``threshold``
+    applies to a (and to b unless ``threshold_b`` is given), one per set or one for all.
     """
     if metric not in METRICS:
         raise XraySSLError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
@@ -238,15 +282,20 @@ def paired_bootstrap(
     _check_binary(y_true, sets_b)
     codes = cluster_codes(clusters)
 
-    def value(sets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        per_set = [weighted_metrics(y_true, p, weights, threshold)[metric] for p in sets]
+    cut_a = _per_set(threshold, len(sets_a))
+    cut_b = _per_set(threshold if threshold_b is None else threshold_b, len(sets_b))
+
+    def value(sets: np.ndarray, cuts: list[float], weights: np.ndarray) -> np.ndarray:
+        per_set = [weighted_metrics(y_true, p, weights, t)[metric]
+                   for p, t in zip(sets, cuts, strict=True)]
         return np.asarray(np.mean(per_set, axis=0))
 
     ones = np.ones((1, len(y_true)))
-    a, b = float(value(sets_a, ones)[0]), float(value(sets_b, ones)[0])
+    a, b = float(value(sets_a, cut_a, ones)[0]), float(value(sets_b, cut_b, ones)[0])
     rng = np.random.default_rng(seed)
     deltas = np.concatenate([
-        value(sets_b, w) - value(sets_a, w) for w in bootstrap_weights(codes, n_boot, rng)
+        value(sets_b, cut_b, w) - value(sets_a, cut_a, w)
+        for w in bootstrap_weights(codes, n_boot, rng)
     ])
     deltas = deltas[np.isfinite(deltas)]
     tail = 100 * (1 - level) / 2

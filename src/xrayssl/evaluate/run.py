@@ -1,17 +1,18 @@
 """Evaluate an encoder (or a baseline) on a prepared cache -> a ``RunMetrics`` (metrics.json).
 
-Train/test come from the cache's own record splits (``train`` -> ``valid``); a cache without
-a ``valid`` split gets a stratified patient-level split of its labelled images. For each label
-fraction, a stratified patient-grouped subset of the training images trains the probe (several
-subsets/seeds for fractions < 1); every test prediction is kept so two models can later be
-compared image by image (paired bootstrap).
+The three splits are the cache's own (:mod:`xrayssl.data.splits`): the probe is fitted on
+``train`` (its C chosen by grouped CV inside it) and scores ``val`` and ``test``, each in its
+own ``scores`` block. For each label fraction, a stratified patient-grouped subset of the
+training images trains the probe (several subsets/seeds for fractions < 1). Each probe's
+decision threshold (kappa, sensitivity, specificity) is chosen on its val predictions and
+applied unchanged to test. Every val and test prediction is kept so two models can later be
+compared image by image (paired bootstrap): on val to select, on test to report.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ from torch import nn
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
-from xrayssl.data.splits import label_fraction, patient_split
+from xrayssl.data.splits import (
+    EvalSplit,
+    label_subset,
+    make_split,
+    patient_ids,
+    resampling_unit,
+    study_ids,
+)
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.baselines import (
     TRAINED_BASELINES,
@@ -30,10 +38,14 @@ from xrayssl.evaluate.baselines import (
     train_supervised,
 )
 from xrayssl.evaluate.features import default_device, extract_features
-from xrayssl.evaluate.metrics import METRICS, aggregate_studies, metrics_with_ci
-from xrayssl.evaluate.probe import LinearProbe, check_labels, fit_probe
+from xrayssl.evaluate.metrics import (
+    METRICS,
+    aggregate_studies,
+    choose_threshold,
+    metrics_with_ci,
+)
+from xrayssl.evaluate.probe import LinearProbe, fit_probe
 from xrayssl.runs.metrics_file import (
-    HELD_OUT,
     DataInfo,
     FractionResult,
     GroupScores,
@@ -48,82 +60,10 @@ from xrayssl.runs.metrics_file import (
     fraction_key,
 )
 
-# fit_predict(train_positions, seed) -> (test logits (N_test,), what was fitted). Logits, not
-# probabilities: a confident model's probabilities round to exact ties (0.0, 1.0) that would
-# change AUROC, its logits do not.
+# fit_predict(train_positions, seed) -> (logits of val then test (N_val + N_test,), what was
+# fitted). Logits, not probabilities: a confident model's probabilities round to exact ties
+# (0.0, 1.0) that would change AUROC, its logits do not.
 FitPredict = Callable[[np.ndarray, int], tuple[np.ndarray, dict[str, Any]]]
-
-
-@dataclass
-class EvalSplit:
-    train: np.ndarray  # cache indices
-    test: np.ndarray  # cache indices
-    how: str
-
-
-def patient_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
-    """The resampling unit of an image: its patient, else its study, else the image itself."""
-    out = []
-    for i in indices:
-        r = cache.records[int(i)]
-        out.append(r.patient_id or r.study_id or r.path)
-    return np.asarray(out, dtype=str)
-
-
-def resampling_unit(cache: PreparedCache, indices: np.ndarray) -> str:
-    """What ``patient_ids`` resamples: patients, else studies, else single images (MedMNIST)."""
-    if len(set(patient_ids(cache, indices).tolist())) == len(indices):
-        return "image"  # one image per resampled unit: there is nothing to cluster
-    records = [cache.records[int(i)] for i in indices]
-    return "patient" if any(r.patient_id for r in records) else "study"
-
-
-def study_ids(cache: PreparedCache, indices: np.ndarray) -> np.ndarray:
-    return np.asarray(
-        [cache.records[int(i)].study_id or cache.records[int(i)].path for i in indices], dtype=str
-    )
-
-
-def make_split(
-    cache: PreparedCache, body_parts: Sequence[str] | None, test_fraction: float, seed: int = 0
-) -> EvalSplit:
-    """train -> valid from the cache; a patient-level split when there is no valid split."""
-    if body_parts:
-        unknown = sorted(set(body_parts) - set(cache.body_parts()))
-        if unknown:
-            raise XraySSLError(
-                f"body part(s) {unknown} not in {cache.root}; it has {cache.body_parts()}"
-            )
-    labelled = cache.select(body_parts=body_parts, labelled_only=True)
-    if len(labelled) == 0:
-        raise XraySSLError(f"{cache.root} has no labelled images for body parts {body_parts}")
-    split = np.asarray([cache.records[int(i)].split or "" for i in labelled])
-    train, test = labelled[split == "train"], labelled[split == "valid"]
-    if len(test) and len(train):
-        return EvalSplit(train, test, "cache splits: train -> valid")
-    # No valid split: hold out a stratified share of the non-test patients.
-    pool = labelled[split != "test"]
-    fit, held = patient_split(cache.labels[pool], patient_ids(cache, pool), test_fraction, seed)
-    if len(fit) == 0 or len(held) == 0:
-        raise XraySSLError(
-            f"{cache.root} has no valid split and too few patients to make one"
-        )
-    return EvalSplit(
-        np.sort(pool[fit]), np.sort(pool[held]),
-        f"patient-level split made here (seed {seed}, {test_fraction:.0%} of images held out)",
-    )
-
-
-def label_subset(
-    cache: PreparedCache, train: np.ndarray, fraction: float, seed: int
-) -> np.ndarray:
-    """A stratified, patient-grouped subset of ``train`` holding ``fraction`` of its labels."""
-    if fraction >= 1:
-        return train
-    labels, groups = cache.labels[train], patient_ids(cache, train)
-    subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
-    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
-    return np.sort(subset)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -133,9 +73,10 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 def _scores(
     cache: PreparedCache, test: np.ndarray, probs: np.ndarray, config: ProbeConfig,
-    seed: int,
+    seed: int, thresholds: list[float],
 ) -> tuple[GroupScores, dict[str, GroupScores]]:
-    """Image- and study-level scores, overall and per body part; probs (S, N_test)."""
+    """Image- and study-level scores, overall and per body part; probs (S, N) on ``test``
+    (either scored split), one decision threshold per prediction set."""
     y = cache.labels[test]
     patients = patient_ids(cache, test)
     studies = study_ids(cache, test)
@@ -143,10 +84,10 @@ def _scores(
 
     def ci(y_: np.ndarray, p_: np.ndarray, clusters: np.ndarray) -> Scores | None:
         if len(np.unique(y_)) < 2:
-            return None  # AUROC undefined: a body part with one class in the test set
+            return None  # AUROC undefined: a body part with one class in this split
         return Scores.from_flat(metrics_with_ci(
             y_, p_, clusters, n_boot=config.n_bootstrap, seed=seed,
-            threshold=config.threshold, level=config.ci_level))
+            threshold=thresholds, level=config.ci_level))
 
     def group(mask: np.ndarray) -> GroupScores:
         out = GroupScores(image=ci(y[mask], probs[:, mask], patients[mask]))
@@ -162,11 +103,11 @@ def _scores(
 
 
 def _seed_spread(cache: PreparedCache, test: np.ndarray, probs: np.ndarray,
-                 config: ProbeConfig) -> dict[str, SeedSpread]:
-    """Each metric of every label subset's probe on its own; probs (S, N_test), S > 1."""
+                 thresholds: list[float]) -> dict[str, SeedSpread]:
+    """Each metric of every label subset's probe on its own; probs (S, N), S > 1."""
     y = cache.labels[test]
-    per_seed = [metrics_with_ci(y, p, patient_ids(cache, test), n_boot=0,
-                                threshold=config.threshold) for p in probs]
+    per_seed = [metrics_with_ci(y, p, patient_ids(cache, test), n_boot=0, threshold=t)
+                for p, t in zip(probs, thresholds, strict=True)]
     return {
         m: SeedSpread(values=[r[m]["value"] for r in per_seed],
                       sd=_finite(np.nanstd([np.nan if r[m]["value"] is None else r[m]["value"]
@@ -179,6 +120,33 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _thresholds(config: ProbeConfig, y_val: np.ndarray, val_probs: np.ndarray) -> list[float]:
+    """One threshold per prediction set: fixed by the config, or chosen on its val scores."""
+    if config.threshold is not None:
+        return [config.threshold] * len(val_probs)
+    return [choose_threshold(y_val, p) for p in val_probs]
+
+
+def _split_scores(cache: PreparedCache, indices: np.ndarray, probs: np.ndarray,
+                  config: ProbeConfig, thresholds: list[float]) -> SplitScores:
+    overall, by_part = _scores(cache, indices, probs, config, 0, thresholds)
+    return SplitScores(
+        overall=overall, by_body_part=by_part,
+        seed_spread=_seed_spread(cache, indices, probs, thresholds) if len(probs) > 1 else {},
+        predictions=probs.tolist(),
+    )
+
+
+def _held_out(cache: PreparedCache, indices: np.ndarray, how: str) -> HeldOutSplit:
+    y = cache.labels[indices]
+    return HeldOutSplit(
+        how=how, indices=indices.tolist(), labels=y.tolist(),
+        clusters=patient_ids(cache, indices).tolist(), n=len(indices),
+        n_positive=int(y.sum()), n_patients=len(set(patient_ids(cache, indices).tolist())),
+        body_parts=sorted({cache.records[int(i)].body_part for i in indices}),
+    )
+
+
 def evaluate_predictor(
     cache: PreparedCache,
     fit_predict: FitPredict,
@@ -189,9 +157,15 @@ def evaluate_predictor(
     split: EvalSplit,
     progress: Callable[[str], None] | None = None,
 ) -> RunMetrics:
-    """Run ``fit_predict`` for every label fraction and seed; collect scores and predictions."""
+    """Run ``fit_predict`` for every label fraction and seed; collect scores and predictions.
+
+    Each fraction gets a ``val`` block (everything that selects reads it) and a ``test``
+    block (reported once, for what was selected and for the floors).
+    """
     say = progress or (lambda _msg: None)
     fractions: dict[str, FractionResult] = {}
+    n_val = len(split.val)
+    y_val = cache.labels[split.val]
     n_fits = sum(config.seeds if fraction < 1 else 1 for fraction in config.fractions)
     n_fit = 0
     for fraction in config.fractions:
@@ -214,16 +188,15 @@ def evaluate_predictor(
             ))
             say(f"probe {n_fit}/{n_fits} done in {time.perf_counter() - started:.1f} s"
                 + (f" (C = {fitted['C']:g})" if "C" in fitted else ""))
-        probs = sigmoid(np.stack(logits))  # (S, N_test)
-        overall, by_part = _scores(cache, split.test, probs, config, seed=0)
-        scores = SplitScores(
-            overall=overall, by_body_part=by_part,
-            seed_spread=_seed_spread(cache, split.test, probs, config) if len(probs) > 1 else {},
-            predictions=probs.tolist(),
-        )
-        fractions[fraction_key(fraction)] = FractionResult(
-            fraction=fraction, fits=fits, scores={HELD_OUT: scores})
-    y_test = cache.labels[split.test]
+        probs = sigmoid(np.stack(logits))  # (S, N_val + N_test)
+        val_probs, test_probs = probs[:, :n_val], probs[:, n_val:]
+        thresholds = _thresholds(config, y_val, val_probs)
+        for fit, threshold in zip(fits, thresholds, strict=True):
+            fit.fitted["threshold"] = threshold
+        fractions[fraction_key(fraction)] = FractionResult(fraction=fraction, fits=fits, scores={
+            "val": _split_scores(cache, split.val, val_probs, config, thresholds),
+            "test": _split_scores(cache, split.test, test_probs, config, thresholds),
+        })
     unit = resampling_unit(cache, split.test)
     test_parts = sorted({cache.records[int(i)].body_part for i in split.test})
     return RunMetrics(
@@ -238,22 +211,20 @@ def evaluate_predictor(
             "ci": f"percentile bootstrap resampling {unit}s"
                   + (" (studies nest in patients)" if unit == "patient" else ""),
             "multi_seed": "value = mean over seeds; CI = bootstrap of that mean",
+            "threshold_rule": ("chosen on val per probe (Youden's J), applied to test"
+                               if config.threshold is None else f"fixed at {config.threshold}"),
+            "splits": cache.splits,
         },
         train=TrainSplit(n=len(split.train),
                          n_patients=len(set(patient_ids(cache, split.train).tolist()))),
-        splits={HELD_OUT: HeldOutSplit(
-            how=split.how, indices=split.test.tolist(), labels=y_test.tolist(),
-            clusters=patient_ids(cache, split.test).tolist(), n=len(split.test),
-            n_positive=int(y_test.sum()),
-            n_patients=len(set(patient_ids(cache, split.test).tolist())),
-            body_parts=test_parts,
-        )},
+        splits={"val": _held_out(cache, split.val, split.how_val),
+                "test": _held_out(cache, split.test, split.how_test)},
         fractions=fractions,
     )
 
 
 def _probe_fit_predict(
-    train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, test_x: np.ndarray,
+    train_x: np.ndarray, train_y: np.ndarray, train_groups: np.ndarray, scored_x: np.ndarray,
     config: ProbeConfig, keep: dict[str, LinearProbe],
     progress: Callable[[str], None] | None = None,
 ) -> FitPredict:
@@ -265,7 +236,7 @@ def _probe_fit_predict(
         )
         if len(position) == len(train_x) and seed == 0:
             keep["full"] = probe
-        return probe.decision_function(test_x), {"C": probe.C, "selection": probe.selection}
+        return probe.decision_function(scored_x), {"C": probe.C, "selection": probe.selection}
 
     return fit_predict
 
@@ -292,19 +263,20 @@ def evaluate_encoder(
     ``probe_out`` saves the probe fitted on 100% of the training labels (for Grad-CAM).
     """
     config = _configure(config, fractions, body_parts, seeds)
-    split = make_split(cache, config.body_parts, config.test_fraction)
+    split = make_split(cache, config.body_parts)
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    both = np.concatenate([split.train, split.test])
-    features = extract_features(encoder, cache, both, config.batch_size, device,
+    every = np.concatenate([split.train, split.val, split.test])
+    features = extract_features(encoder, cache, every, config.batch_size, device,
                                 cache_dir=feature_cache_dir, encoder_key=encoder_key)
     feature_seconds = time.perf_counter() - started
     say(f"features {features.shape} in {feature_seconds:.1f} s")
-    train_x, test_x = features[: len(split.train)], features[len(split.train):]
+    # scored_x: val then test, the order fit_predict's logits come in.
+    train_x, scored_x = features[: len(split.train)], features[len(split.train):]
     keep: dict[str, LinearProbe] = {}
     fit_predict = _probe_fit_predict(
-        train_x, cache.labels[split.train], patient_ids(cache, split.train), test_x, config, keep,
-        progress=say,
+        train_x, cache.labels[split.train], patient_ids(cache, split.train), scored_x, config,
+        keep, progress=say,
     )
     description = dict(model or {})
     description.setdefault("spec", getattr(encoder, "spec", {"class": type(encoder).__name__}))
@@ -351,7 +323,7 @@ def evaluate_baseline(
         return evaluate_encoder(encoder, cache, config=config, model=model, run=run,
                                 device=device,
                                 feature_cache_dir=feature_cache_dir, progress=progress)
-    split = make_split(cache, config.body_parts, config.test_fraction)
+    split = make_split(cache, config.body_parts)
     dev = torch.device(device) if device is not None else default_device()
     train_y = cache.labels[split.train]
     train_groups = patient_ids(cache, split.train)
@@ -369,7 +341,8 @@ def evaluate_baseline(
         trained = train_supervised(encoder, cache, split.train[position], train_y[position],
                                    train_groups[position], config.supervised, seed, dev,
                                    freeze_encoder=frozen)
-        logits = predict_logits(trained.model, cache, split.test, config.batch_size, dev)
+        scored = np.concatenate([split.val, split.test])
+        logits = predict_logits(trained.model, cache, scored, config.batch_size, dev)
         return logits.astype(np.float64), {
             "best_epoch": trained.best_epoch, "selection": trained.selection,
             "history": trained.history,

@@ -63,11 +63,13 @@ def load_model(encoder_path: Path, probe_path: Path | None = None,
 
 
 def pick_images(cache: PreparedCache, split: str | None, max_images: int, seed: int) -> np.ndarray:
-    """Labelled images (else any) of ``split`` (default: test, else valid, else all), at most
+    """Labelled images (else any) of ``split`` (default: test, else val, else all), at most
     ``max_images`` drawn with a seeded generator, in cache order."""
     if split is None:
         present = {r.split for r in cache.records}
-        split = next((s for s in ("test", "valid") if s in present), None)
+        split = next((s for s in ("test", "val") if s in present), None)
+    elif split == "all":
+        split = None
     pool = cache.select(splits=[split] if split else None, labelled_only=True)
     if pool.size == 0:  # unlabelled images can still be explained, without TP/FN/FP rows
         pool = cache.select(splits=[split] if split else None)

@@ -17,7 +17,7 @@ from xrayssl.errors import XraySSLError
 
 FORMAT: Final = "xrayssl-run-v2"
 METRICS_FILE = "metrics.json"
-HELD_OUT = "test"  # the split every probe is scored on today
+HELD_OUT = "test"  # the split that is reported (val, the one that selects, is scored too)
 RunKind = Literal["trial", "baseline", "probe"]
 Level = Literal["image", "study"]
 
@@ -44,7 +44,8 @@ class Scores(RunPart):
     n_positive: int | None = None
     n_clusters: int | None = None
     n_prediction_sets: int | None = None
-    threshold: float | None = None
+    # One for all prediction sets, or one per set (each probe's own, chosen on val).
+    threshold: float | list[float] | None = None
     ci_level: float | None = None
     n_bootstrap: int | None = None
 

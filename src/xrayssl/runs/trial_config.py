@@ -29,6 +29,7 @@ class TrialConfig(BaseModel):
     policy: str  # view 1 spec
     policy_b: str | None = None  # view 2 spec of a two-view trial
     seed: int = 0
+    baseline: str | None = None  # raw / random / supervised: a floor's trial (no pretraining)
     pretrain: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)
     objective: dict[str, Any] = Field(default_factory=dict)

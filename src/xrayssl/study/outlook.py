@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from xrayssl.config.study import StudyConfig
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.study.floors import floor_kind
 from xrayssl.study.plan import KEY, grid_points
 from xrayssl.study.progress import format_seconds
 from xrayssl.study.space import GridPoint, PolicyPair, compose
@@ -84,13 +85,16 @@ class StudyPlan:
         return [t for t in self.trials if t.state in ("to run", "failed")]
 
     def remaining_seconds(self) -> float | None:
-        """Pretraining time of the trials left, spread over the local workers."""
+        """Pretraining time of the trials left, spread over the local workers (the floors
+        do not pretrain and are not counted)."""
         if self.search_left is not None:
             timing = next(iter(self.timings.values()), None)
             seconds = timing.trial_seconds if timing is not None else None
             return None if seconds is None else seconds * self.search_left / self.workers
         total = 0.0
         for trial in self.to_run():
+            if floor_kind(trial.point) is not None:
+                continue
             timing = self.timings.get(trial.point.method)
             if timing is None or timing.trial_seconds is None:
                 return None

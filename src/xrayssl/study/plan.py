@@ -15,6 +15,7 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
+from xrayssl.study.floors import floor_points
 from xrayssl.study.space import (
     GridPoint,
     PolicyPair,
@@ -53,10 +54,11 @@ def policy_pairs(config: StudyConfig) -> list[PolicyPair]:
 
 
 def grid_points(config: StudyConfig) -> list[GridPoint]:
-    """Every point of a grid study; a search study has none fixed in advance."""
+    """Every point of a grid study, then the floors' (raw pixels, random init, supervised);
+    a search study has only its floors fixed in advance."""
     if config.space.kind == "search":
-        return []
-    return grid(policy_pairs(config), config.methods, config.seeds)
+        return floor_points(config)
+    return grid(policy_pairs(config), config.methods, config.seeds) + floor_points(config)
 
 
 def error_failures(trials: Sequence[FrozenTrial], since: datetime) -> dict[str, list[str]]:
@@ -76,7 +78,7 @@ def wanted_trials(
     """Points that should have a live trial: the grid, or a search's interrupted trials."""
     if config.space.kind != "search":
         return [WantedTrial(point) for point in points]
-    wanted = []
+    wanted = [WantedTrial(point) for point in points]  # the floors
     for trial in trials:
         if trial.state == TrialState.FAIL and KEY in trial.user_attrs and (
             "error" not in trial.user_attrs and "duplicate_of" not in trial.user_attrs

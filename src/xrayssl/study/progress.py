@@ -11,6 +11,7 @@ from typing import TextIO
 from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
+from xrayssl.study.floors import is_floor_trial
 from xrayssl.study.plan import KEY, error_failures
 from xrayssl.study.search import search_budget_left
 from xrayssl.study.space import GridPoint
@@ -76,7 +77,8 @@ class Progress:
 
 
 def best_trial(complete: Sequence[FrozenTrial]) -> tuple[str, float] | None:
-    scored = [t for t in complete if t.value is not None and "reused_from" not in t.user_attrs]
+    scored = [t for t in complete if t.value is not None and "reused_from" not in t.user_attrs
+              and not is_floor_trial(t)]  # the best policy: a floor is no policy
     if not scored:
         return None
     best = max(scored, key=lambda t: float(t.value or 0.0))

@@ -7,9 +7,11 @@ efficiency, the best policy per body part and the Grad-CAM localization summary.
 ``xrayssl study results`` (tables in ``runs/<study>/results/``, see ``results_tables``) and the
 HTML report render that object; neither derives anything of its own.
 
-Significance: a paired cluster bootstrap (patients resampled, both trials' predictions on the
-same test images) of the difference, with Holm's correction over the comparisons of a method
-(``comparisons``). The baseline of a method is its trial with the base policy alone (the
+Every number of the ranking is read on val, the split that selects (``SELECT``); the test
+split is kept for the selected policies and the floors. Significance: a paired cluster
+bootstrap (patients resampled, both trials' predictions on the same val images) of the
+difference, with Holm's correction over the comparisons of a method (``comparisons``).
+The baseline of a method is its trial with the base policy alone (the
 crop-only policy of an ablation or subsets study) or, failing that, ``identity``.
 """
 
@@ -26,7 +28,7 @@ from xrayssl.config.base import validate
 from xrayssl.config.study import ObjectiveSettings, ReportSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
-from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunKind
+from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunKind, RunMetrics
 from xrayssl.runs.results_files import RESULTS_DIR
 from xrayssl.runs.trial_config import read_yaml_mapping
 from xrayssl.study.comparisons import holm
@@ -43,6 +45,7 @@ from xrayssl.study.space import IDENTITY, PolicyPair, compose
 __all__ = ["RESULTS_DIR", "RunResult", "StudyResults", "collect", "holm", "write_results"]
 
 STUDY_FILE = "study.yaml"
+SELECT = "val"  # the split every ranking, difference and per-part winner is read on
 
 
 def _value(estimate: Estimate | None) -> tuple[float, float, float]:
@@ -78,7 +81,7 @@ class RunResult:
     study: dict[str, Estimate]  # study-level (MURA-style) metrics, when measured
     by_part: dict[str, Estimate]  # the objective per body part (value None: undefined there)
     by_fraction: dict[float, Estimate]  # the objective per label fraction
-    probs: np.ndarray | None  # (S, N_test) at the objective fraction
+    probs: np.ndarray | None  # (S, N_val) at the objective fraction
     cache: str | None = None  # the prepared cache the run was evaluated on
     test_key: tuple[int, ...] = ()
     vs_best: dict[str, float] = field(default_factory=dict)
@@ -106,8 +109,8 @@ class StudyResults:
     report: ReportSettings
     trials: list[RunResult]
     baselines: list[RunResult]
-    labels: np.ndarray | None  # (N_test,) shared by every trial's predictions
-    clusters: np.ndarray | None  # (N_test,) patients, the bootstrap's resampling unit
+    labels: np.ndarray | None  # (N_val,) shared by every trial's predictions
+    clusters: np.ndarray | None  # (N_val,) patients, the bootstrap's resampling unit
     base: str
     ops: list[str]
     config: dict[str, Any] | None = None  # study.yaml as read
@@ -194,10 +197,18 @@ class StudyResults:
         return default if default.is_dir() else None
 
 
+def selection_split(metrics: RunMetrics) -> str:
+    """``val``; ``test`` only for a run made before val existed (the caller says so)."""
+    has_val = any(SELECT in result.scores for result in metrics.fractions.values())
+    return SELECT if has_val or SELECT in metrics.splits else HELD_OUT
+
+
 def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | None:
-    """A run's numbers at the objective's fraction and level; None when it has none there."""
+    """A run's numbers at the objective's fraction and level, on the split that selects;
+    None when it has none there."""
     metrics, run = record.metrics, record.metrics.run
-    scores = metrics.scores(objective.fraction)
+    chosen = selection_split(metrics)
+    scores = metrics.scores(objective.fraction, chosen)
     if scores is None:
         return None
     level = objective.level
@@ -209,16 +220,16 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
 
     value = _value(scores.estimate(objective.metric, level))
     other_value = _value(scores.estimate(other, level))
-    # Every body part of the test set, undefined ones too (one class there: no AUROC).
+    # Every body part of the val set, undefined ones too (one class there: no AUROC).
     by_part = {part: scores.estimate(objective.metric, level, part) or Estimate(value=None)
                for part in scores.by_body_part}
     by_fraction = {}
     for result in metrics.fractions.values():
-        split = result.scores.get(HELD_OUT)
+        split = result.scores.get(chosen)
         estimate = split.estimate(objective.metric, level) if split else None
         if estimate is not None:
             by_fraction[result.fraction] = estimate
-    held_out = metrics.splits.get(HELD_OUT)
+    held_out = metrics.splits.get(chosen)
     probs = None
     if level == "image" and scores.predictions is not None:
         probs = np.asarray(scores.predictions, dtype=np.float64)
@@ -270,6 +281,7 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
     space = settings.get("space") or {}
     trials: list[RunResult] = []
     baselines: list[RunResult] = []
+    legacy: list[str] = []  # runs made before the val split: only test to rank them on
     labels = clusters = None
     for folder in find_runs(study_dir):
         name = str(folder.relative_to(study_dir))
@@ -279,20 +291,28 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
             notes.append(f"{name}: {err}; that run is left out")
             continue
         result = run_result(record, objective)
+        if result is not None and selection_split(record.metrics) != SELECT:
+            legacy.append(name)
         if result is None:
-            notes.append(f"{name}: no results at label fraction {objective.fraction:g}; "
-                         "left out")
+            notes.append(f"{name}: no {SELECT} results at label fraction "
+                         f"{objective.fraction:g}; left out")
         elif result.kind == "probe":
             notes.append(f"{name}: a lone `xrayssl probe` output, not a trial; left out")
         elif result.baseline:
             baselines.append(result)
         else:
-            if not trials:  # the paired tests use the first trial's test images
-                held_out = record.metrics.splits.get(HELD_OUT)
+            if not trials:  # the paired tests use the first trial's val images
+                held_out = record.metrics.splits.get(selection_split(record.metrics))
                 if held_out is not None and held_out.labels and held_out.clusters:
                     labels = np.asarray(held_out.labels, dtype=np.int64)
                     clusters = np.asarray(held_out.clusters, dtype=str)
             trials.append(result)
+    if legacy:
+        notes.append(
+            f"{len(legacy)} run(s) were made before the val split existed "
+            f"({', '.join(legacy[:3])}{', ...' if len(legacy) > 3 else ''}): they are ranked on "
+            "their test split, which is selection on test; run the study again in a fresh "
+            "runs_dir to select on val")
     results = StudyResults(
         study_dir=study_dir, name=str(settings.get("name") or study_dir.name),
         objective=objective, report=report, trials=trials, baselines=baselines,

@@ -65,9 +65,10 @@ def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
 def render_markdown(results: StudyResults) -> str:
     metric = results.metric.upper()
     out = [f"# Study results: {results.study_dir.name}", "",
-           f"Objective: {results.level}-level {metric} at {results.fraction:.0%} of the training "
-           f"labels; {len(results.trials)} finished trials. Differences: paired bootstrap "
-           f"(patients resampled), Holm-corrected per method; * = p < {ALPHA}.", ""]
+           f"Objective: {results.level}-level {metric} on val at {results.fraction:.0%} of the "
+           f"training labels; {len(results.trials)} finished trials. Differences: paired "
+           f"bootstrap on val (patients resampled), Holm-corrected per method; "
+           f"* = p < {ALPHA}.", ""]
     out += ["## Best policy per method", ""]
     out.append(_markdown(["method", "policy", f"{metric} [95% CI]", "vs baseline"], [
         [m, t.policy, _ci(t.value, t.lo, t.hi), _diff(t.vs_baseline)]
@@ -80,6 +81,11 @@ def render_markdown(results: StudyResults) -> str:
         [[str(i), t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
           _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_best), _diff(t.vs_baseline)]
          for i, t in enumerate(results.ranked(), start=1)]))
+    if results.baselines:
+        out += ["", "## Floors (baselines, on val)", ""]
+        out.append(_markdown(["baseline", f"{metric} [95% CI]", f"{other} [95% CI]"], [
+            [f"{t.view1} (baseline)", _ci(t.value, t.lo, t.hi),
+             _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.baselines]))
     parts = results.best_per_body_part()
     if parts:
         out += ["", "## Best policy per body part", ""]

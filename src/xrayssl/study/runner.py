@@ -29,6 +29,7 @@ from xrayssl.config.study import StudyConfig
 from xrayssl.errors import XraySSLError
 from xrayssl.study import claims, search
 from xrayssl.study.claims import SharedStudy
+from xrayssl.study.floors import is_floor_trial
 from xrayssl.study.plan import KEY, LIVE, grid_points, policy_pairs
 from xrayssl.study.progress import Progress, RunSummary, status_line, summarize, summary_line
 from xrayssl.study.space import GridPoint
@@ -147,9 +148,10 @@ class StudyRunner:
 
     def _run_one(self, frozen: FrozenTrial, trials: Sequence[FrozenTrial]) -> None:
         trial = optuna.trial.Trial(self.study, frozen._trial_id)
+        sampled = self.search and not is_floor_trial(frozen)  # floors are fixed points
         point = (
             search.search_point(self.config, trial)
-            if self.search
+            if sampled
             else GridPoint.from_attrs(dict(frozen.user_attrs))
         )
         trial.set_user_attr("trial_dir", point.slug)
@@ -168,7 +170,7 @@ class StudyRunner:
             number=frozen.number,
             report=report,
         )
-        if self.search and search.reuse_finished(self.shared, point, trial, trials):
+        if sampled and search.reuse_finished(self.shared, point, trial, trials):
             return
         with Heartbeat(self.storage, frozen._trial_id, self.config.runner.heartbeat_interval):
             try:

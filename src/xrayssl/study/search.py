@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from xrayssl.augment.params import op_text
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.claims import SharedStudy
+from xrayssl.study.floors import is_floor_trial
 from xrayssl.study.plan import KEY, point_attrs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 
@@ -28,8 +29,9 @@ def search_budget_left(config: StudyConfig, trials: Sequence[FrozenTrial]) -> in
     assert config.space.n_trials is not None
     counted = [
         t for t in trials
-        if t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
-        or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+        if (t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+            or (t.state == TrialState.FAIL and "error" in t.user_attrs))
+        and not is_floor_trial(t)  # the floors come on top of the policy budget
     ]
     return config.space.n_trials - len(counted)
 

@@ -33,6 +33,7 @@ from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import PROBE_FILE
 from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
 from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig
+from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 
@@ -66,7 +67,7 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
             records, skipped = listing.records, listing.skipped
         clahe = None if data.clahe else {"enabled": False}
         return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress,
-                             source_skipped=skipped)
+                             source_skipped=skipped, splits=data.splits)
 
 
 def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> PretrainConfig:
@@ -125,18 +126,24 @@ def check_study(config: StudyConfig) -> None:
 
 
 def objective_value(metrics: RunMetrics, objective: ObjectiveSettings) -> float:
-    """The number a trial is ranked by, read from its metrics.json."""
-    scores = metrics.scores(objective.fraction)
-    if scores is None:
+    """The number a trial is ranked by, read from the val scores of its metrics.json
+    (selection never reads test)."""
+    if metrics.at(objective.fraction) is None:
         raise XraySSLError(f"no results at label fraction {objective.fraction:g}")
+    scores = metrics.scores(objective.fraction, "val")
+    if scores is None:
+        raise XraySSLError(
+            "these metrics have no val scores (made before the train/val/test protocol); "
+            "run the trial again in a fresh runs_dir"
+        )
     if scores.overall.level(objective.level) is None:
         raise XraySSLError(
-            f"no {objective.level}-level metrics (the test set may have one image per "
+            f"no {objective.level}-level metrics (the val split may have one image per "
             "study); set objective.level to image"
         )
     estimate = scores.estimate(objective.metric, objective.level)
     if estimate is None or estimate.value is None:
-        raise XraySSLError(f"metric {objective.metric} is undefined on this test set")
+        raise XraySSLError(f"metric {objective.metric} is undefined on the val split")
     return float(estimate.value)
 
 
@@ -175,6 +182,10 @@ class PipelineTrial:
         metrics_path = folder / METRICS_FILE
         if metrics_path.is_file():  # finished before its worker died: only read it back
             return self._outcome(RunMetrics.read(metrics_path))
+        if floor_kind(ctx.point) is not None:
+            metrics = self._run_floor(ctx)
+            metrics.write(metrics_path)
+            return self._outcome(metrics)
         pretrain = pretrain_config(self.config, ctx.point, self.progress)
         probe = probe_config(self.config)
         trial = TrialConfig(
@@ -199,6 +210,29 @@ class PipelineTrial:
         )
         metrics.write(metrics_path)
         return self._outcome(metrics)
+
+    def _run_floor(self, ctx: TrialContext) -> RunMetrics:
+        """A floor's trial: the same cache, splits and label fractions, no pretraining."""
+        from xrayssl.evaluate.run import evaluate_baseline
+
+        kind = floor_kind(ctx.point)
+        assert kind is not None
+        probe = floor_probe_config(probe_config(self.config), ctx.point)
+        encoder = floor_encoder(self.config)
+        TrialConfig(
+            study=self.config.name, key=ctx.point.key, method=ctx.point.method,
+            policy=ctx.point.policy.view1, seed=ctx.point.seed, baseline=kind,
+            pretrain={} if kind == "raw" else {"encoder": encoder},
+            probe=probe.model_dump(mode="json"),
+            objective=self.config.objective.model_dump(mode="json"),
+        ).write(ctx.trial_dir / CONFIG_FILE)
+        say = (lambda msg: print(f"  {kind} floor: {msg}", file=sys.stderr)) \
+            if self.progress else None
+        metrics = evaluate_baseline(kind, self.cache, encoder_name=encoder, config=probe,
+                                    progress=say)
+        metrics.run.key, metrics.run.seed = ctx.point.key, ctx.point.seed
+        metrics.model["trial"] = ctx.trial_dir.name
+        return metrics
 
     @staticmethod
     def _pretraining_finished(summary: Path, epochs: int) -> bool:
