@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from typer._click import exceptions as click_errors
 
-from xrayssl.cli import augment, data, evaluate, explain, pretrain, study, synth
+from xrayssl.cli import augment, data, evaluate, explain, export, pretrain, study, synth
 from xrayssl.cli.layout import CONTEXT_SETTINGS
 from xrayssl.config.base import describe_validation_error
 from xrayssl.errors import XraySSLError
@@ -23,7 +23,7 @@ app = typer.Typer(
     context_settings=CONTEXT_SETTINGS,
 )
 
-for module in (synth, data, augment, pretrain, evaluate, study, explain):
+for module in (synth, data, augment, pretrain, export, evaluate, study, explain):
     module.register(app)
 
 

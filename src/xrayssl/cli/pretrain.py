@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from xrayssl.errors import XraySSLError
+
+if TYPE_CHECKING:
+    from xrayssl.models.pretrain import PretrainResult
 
 
 def parse_option_value(text: str) -> float | int | bool:
@@ -33,6 +35,26 @@ def parse_method_options(items: list[str]) -> dict[str, float | int | bool]:
             raise XraySSLError(f"--option {item!r}: write NAME=VALUE, e.g. temperature=0.2")
         options[key.strip()] = parse_option_value(value)
     return options
+
+
+def summary_lines(result: PretrainResult) -> list[str]:
+    """The end of a run in words: last epoch, best monitor value, speed, where things are."""
+    lines = []
+    trained = [row for row in result.history if row.get("epoch", 0) >= 1]
+    if trained:
+        last = trained[-1]
+        line = f"last epoch: {int(last['epoch'])}, loss {last['loss']:.4f}"
+        monitor = "knn_auroc" if "knn_auroc" in last else "knn_accuracy"
+        if monitor in last:
+            line += f", {monitor} {last[monitor]:.3f}"
+            best = max(result.history, key=lambda row: row.get(monitor, float("-inf")))
+            line += f" (best {best[monitor]:.3f} at epoch {int(best['epoch'])})"
+        lines.append(line)
+    lines.append(result.monitor)
+    lines.append(f"throughput: {result.pairs_per_second:.1f} pairs/s (this session)")
+    lines.append(f"encoder: {result.encoder_path}")
+    lines.append(f"per-epoch log: {result.out_dir / 'log.csv'}")
+    return lines
 
 
 def parse_devices(text: str) -> int | str:
@@ -67,6 +89,9 @@ def register(app: typer.Typer) -> None:
         precision: Annotated[str | None, typer.Option(
             help="auto | 32-true | 16-mixed | bf16-mixed")] = None,
         workers: Annotated[int | None, typer.Option(min=0, help="DataLoader processes")] = None,
+        threads: Annotated[int | None, typer.Option(
+            min=1, help="torch CPU threads (default: one per core); a run repeats bit for bit "
+                        "with the same count")] = None,
         body_parts: Annotated[str | None, typer.Option(
             help="comma-separated body parts (default: all)")] = None,
         multi_view: Annotated[bool | None, typer.Option(
@@ -81,7 +106,11 @@ def register(app: typer.Typer) -> None:
         no_monitor: Annotated[bool, typer.Option(
             "--no-monitor", help="skip the per-epoch kNN monitor")] = False,
         deterministic: Annotated[bool, typer.Option(help="deterministic algorithms")] = False,
-        quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+        quiet: Annotated[bool, typer.Option(
+            help="no progress (a bar on a terminal, else one line per epoch)")] = False,
+        logger: Annotated[str | None, typer.Option(
+            help="csv | tensorboard | mlflow | wandb: a tracker beside the CSV log, offline, "
+                 "in --out")] = None,
     ) -> None:
         """Self-supervised pretraining -> OUT/encoder.pt (+ checkpoints, log.csv, pretrain.json)."""
         from xrayssl.config.base import load_yaml, validate
@@ -98,7 +127,8 @@ def register(app: typer.Typer) -> None:
             "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
             "image_size": image_size, "weights": weights, "num_nodes": num_nodes,
             "strategy": strategy, "accelerator": accelerator, "precision": precision,
-            "workers": workers, "multi_view": multi_view, "seed": seed,
+            "workers": workers, "multi_view": multi_view, "seed": seed, "logger": logger,
+            "threads": threads,
         }
         fields.update({k: v for k, v in given.items() if v is not None})
         if devices is not None:
@@ -127,10 +157,5 @@ def register(app: typer.Typer) -> None:
         if hint is not None:
             typer.secho(f"warning: {hint}", fg=typer.colors.YELLOW, err=True)
         result = run_pretraining(settings, cache, out)
-        if result.history:
-            last = result.history[-1]
-            shown = {k: round(v, 4) for k, v in last.items() if k != "step"}
-            typer.echo(f"last epoch: {json.dumps(shown)}")
-        typer.echo(f"{result.monitor}")
-        typer.echo(f"throughput: {result.pairs_per_second:.1f} pairs/s (this session)")
-        typer.echo(f"encoder: {result.encoder_path}")
+        for line in summary_lines(result):
+            typer.echo(line)

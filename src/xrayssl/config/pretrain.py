@@ -60,6 +60,11 @@ class PretrainConfig(StrictModel):
     precision: str = Field("auto", description="auto = bf16-mixed / 16-mixed on GPU, 32 on CPU")
     sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
     workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads; None = torch's default (one per core). "
+        "The count changes how float sums are split, so a run repeats bit for bit only with "
+        "the same count (it is recorded in pretrain.json)",
+    )
 
     # Online kNN monitor on a labelled split, each epoch (it may prune or stop early, so it
     # reads val: the test split is never looked at before the report).
@@ -70,6 +75,9 @@ class PretrainConfig(StrictModel):
     monitor_max_query: int = Field(2048, ge=1)
 
     # Bookkeeping.
+    logger: Literal["csv", "tensorboard", "mlflow", "wandb"] = Field(
+        "csv", description="tracker beside the CSV log, offline, inside the run folder"
+    )
     log_every_n_steps: int = Field(10, ge=1)
     progress: bool = True
     resume: bool = False

@@ -7,7 +7,8 @@ two augmented float views there, inside the training step.
 
 Randomness:
 - the order of images comes from ``DistributedSampler`` seeded with the run seed and
-  re-shuffled per epoch, so a resumed run sees exactly the batches the killed run would have;
+  re-shuffled per epoch, so a resumed run sees exactly the batches the killed run would have
+  (the sampler starts at the epoch the run resumes with, see ``train_dataloader``);
 - augmentation draws from a generator re-seeded every step from ``(seed, global step, rank)``
   (:func:`step_seed`): nothing hidden to save in a checkpoint, and ranks never share draws;
 - with ``multi_view`` the partner image of a study is picked from ``(seed, epoch, index)``.
@@ -134,8 +135,10 @@ class PairDataModule(pl.LightningDataModule):
         workers: int = 2,
         seed: int = 0,
         multi_view: bool = False,
+        first_epoch: int = 0,
     ) -> None:
         super().__init__()
+        self.first_epoch = first_epoch  # 0, or the epoch a resumed run continues with
         self.batch_size = batch_size
         self.workers = workers
         self.seed = seed
@@ -165,6 +168,11 @@ class PairDataModule(pl.LightningDataModule):
             seed=self.seed,
             drop_last=True,
         )
+        # Lightning builds this loader (and its first iterator) while it estimates the number
+        # of steps, before it restores the loops and sets the sampler's epoch; loader workers
+        # prefetch from that iterator at once, so a resumed session would replay epoch 0's
+        # order. The sampler starts at the epoch the session begins with instead.
+        sampler.set_epoch(self.first_epoch)
         on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return DataLoader(
             self.dataset,

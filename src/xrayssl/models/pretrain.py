@@ -3,8 +3,8 @@
 The run folder::
 
     out_dir/
-      checkpoints/epoch=NNNN.ckpt   the two newest epochs (resume reads the newest that loads)
-      logs/version_N/metrics.csv    every logged value, one version per session (+ TensorBoard)
+      checkpoints/epoch=NNNN.ckpt   the two newest (NNNN epochs done; resume reads the newest)
+      logs/version_N/metrics.csv    every logged value, one version per session (+ --logger)
       log.csv                       one row per epoch: loss, lr, monitor metrics, pairs/s
       encoder.pt                    the encoder alone (state_dict + spec + meta), see save_encoder
       pretrain.json                 the config and the result summary
@@ -43,6 +43,7 @@ from xrayssl.models.datamodule import PairDataModule, PairViews
 from xrayssl.models.encoders import build_encoder, save_encoder
 from xrayssl.models.methods import PairMethod, Schedule, build_method
 from xrayssl.models.monitor import KNNMonitor
+from xrayssl.models.progress import has_bar, progress_callbacks, quiet_lightning
 
 CHECKPOINT_DIR = "checkpoints"
 ENCODER_FILE = "encoder.pt"
@@ -84,7 +85,7 @@ class EpochRecorder(Callback):
         # Epoch 0: the monitor before any training, the baseline the curve rises from.
         if self.history or self.monitor is None or not isinstance(pl_module, PairMethod):
             return
-        row: dict[str, float] = {"epoch": 0.0, "step": 0.0}
+        row: dict[str, float] = {"epoch": 0, "step": 0}
         row.update(self.monitor.evaluate(pl_module.encoder, pl_module.device))
         self.history.append(row)
 
@@ -119,8 +120,8 @@ class EpochRecorder(Callback):
         if local is not None:
             mean_loss = float(trainer.strategy.reduce(local, reduce_op="mean"))
         row: dict[str, float] = {
-            "epoch": float(trainer.current_epoch + 1),
-            "step": float(trainer.global_step),
+            "epoch": trainer.current_epoch + 1,  # epochs done, as in the checkpoint names
+            "step": trainer.global_step,
             "loss": mean_loss,
             "lr": float(trainer.optimizers[0].param_groups[0]["lr"]),
             "train_seconds": seconds,
@@ -153,6 +154,16 @@ class EpochRecorder(Callback):
                 f"({', '.join(changed)}); use another --out folder or the same settings"
             )
         self.history = [dict(row) for row in state_dict.get("history", [])]
+
+
+class EpochCheckpoint(ModelCheckpoint):
+    """Checkpoints named by the number of finished epochs: ``epoch=0001.ckpt`` after the first,
+    the count ``log.csv`` uses (Lightning's own names count from 0)."""
+
+    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
+        candidates = super()._monitor_candidates(trainer)
+        candidates["epoch"] = torch.tensor(trainer.current_epoch + 1)
+        return candidates
 
 
 def run_signature(config: PretrainConfig, cache: PreparedCache) -> dict[str, Any]:
@@ -188,6 +199,15 @@ def newest_checkpoint(folder: Path) -> Path | None:
             "Move them away to start a new run there, or use another --out folder."
         )
     return None
+
+
+def next_epoch_of(checkpoint: Path | None) -> int:
+    """The epoch a run resumed from ``checkpoint`` trains first (0 without a checkpoint)."""
+    if checkpoint is None:
+        return 0
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    # Lightning's count of processed epochs: the number it gives the sampler's set_epoch.
+    return int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
 
 
 def select_training(config: PretrainConfig, cache: PreparedCache) -> np.ndarray:
@@ -227,15 +247,52 @@ def world_size_of(config: PretrainConfig) -> int:
     return per_node * config.num_nodes
 
 
-def loggers_for(out_dir: Path) -> list[Logger]:
-    """Always a CSV log; TensorBoard too when it is installed (it is optional)."""
+# --logger NAME -> (the extra that installs it, the modules it needs).
+LOGGER_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "csv": ("", ()),
+    "tensorboard": ("tensorboard", ("tensorboard", "tensorboardX")),
+    "mlflow": ("mlflow", ("mlflow",)),
+    "wandb": ("wandb", ("wandb",)),
+}
+
+
+def require_logger(kind: str) -> None:
+    """A clear error, naming the extra to install, when ``--logger kind`` cannot run."""
+    if kind not in LOGGER_EXTRAS:
+        raise XraySSLError(f"--logger {kind!r}: choose one of {', '.join(LOGGER_EXTRAS)}")
+    extra, modules = LOGGER_EXTRAS[kind]
+    if modules and not any(importlib.util.find_spec(m) for m in modules):
+        raise XraySSLError(
+            f"--logger {kind} needs the {modules[0]} package: pip install 'xrayssl[{extra}]'"
+        )
+
+
+def loggers_for(out_dir: Path, kind: str = "csv") -> list[Logger]:
+    """The CSV log always; ``kind`` adds one tracker, writing inside the run folder only.
+
+    Nothing is sent anywhere: TensorBoard event files, an MLflow file store and W&B's offline
+    mode all stay under ``out_dir`` (``wandb sync`` uploads a W&B run later, if one wants).
+    """
+    require_logger(kind)
     # One numbered version per session (start, resume...): a resumed run never overwrites the
     # log of the session before it.
     csv_logger = CSVLogger(save_dir=out_dir, name="logs")
     loggers: list[Logger] = [csv_logger]
-    if any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+    version = f"version_{csv_logger.version}"
+    if kind == "tensorboard":
         loggers.append(TensorBoardLogger(save_dir=out_dir, name="logs",
                                          version=csv_logger.version))
+    elif kind == "mlflow":
+        from pytorch_lightning.loggers import MLFlowLogger
+
+        store = (out_dir / "mlruns").resolve()
+        loggers.append(MLFlowLogger(experiment_name="xrayssl", run_name=version,
+                                    tracking_uri=store.as_uri()))
+    elif kind == "wandb":
+        from pytorch_lightning.loggers import WandbLogger
+
+        loggers.append(WandbLogger(save_dir=str(out_dir), offline=True, project="xrayssl",
+                                   name=f"{out_dir.name}-{version}"))
     return loggers
 
 
@@ -248,6 +305,45 @@ def write_history(path: Path, history: Sequence[dict[str, float]]) -> None:
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(path, buffer.getvalue())
+
+
+def fit(
+    config: PretrainConfig,
+    method: PairMethod,
+    data: PairDataModule,
+    out_dir: Path,
+    resume_from: Path | None,
+    world: int,
+    *,
+    callbacks: list[Callback],
+    log_every: int,
+    bar: bool,
+) -> pl.Trainer:
+    """Build the Trainer and train (from ``resume_from`` when given)."""
+    with quiet_lightning():  # Trainer() prints its notices already
+        trainer = pl.Trainer(
+            max_epochs=config.epochs,
+            limit_train_batches=config.batches_per_epoch,
+            accelerator=config.accelerator,
+            devices=config.devices,
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision=resolve_precision(config),  # type: ignore[arg-type]
+            sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
+                            and config.accelerator in ("auto", "gpu", "cuda")),
+            deterministic=config.deterministic,
+            use_distributed_sampler=False,  # PairDataModule shards by rank itself (same batches)
+            callbacks=callbacks,
+            logger=loggers_for(out_dir, config.logger),
+            log_every_n_steps=log_every,
+            enable_progress_bar=bar,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            limit_val_batches=0,
+            default_root_dir=out_dir,
+        )
+        trainer.fit(method, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    return trainer
 
 
 def run_pretraining(
@@ -283,7 +379,8 @@ def run_pretraining(
     method = build_method(config.method, encoder, views=views, schedule=schedule,
                           options=config.method_options)
     data = PairDataModule(cache, indices, batch_size=config.batch_size, workers=config.workers,
-                          seed=config.seed, multi_view=config.multi_view)
+                          seed=config.seed, multi_view=config.multi_view,
+                          first_epoch=next_epoch_of(resume_from))
 
     monitor: KNNMonitor | None = None
     monitor_note = "monitor off (config.monitor is false)"
@@ -295,33 +392,27 @@ def run_pretraining(
             image_size=image_size if image_size != cache.size else None,
         )
     recorder = EpochRecorder(monitor, run_signature(config, cache))
-    checkpoints = ModelCheckpoint(
+    checkpoints = EpochCheckpoint(
         dirpath=checkpoint_dir, filename="{epoch:04d}", monitor="epoch", mode="max",
         save_top_k=2, every_n_epochs=1, save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    trainer = pl.Trainer(
-        max_epochs=config.epochs,
-        limit_train_batches=config.batches_per_epoch,
-        accelerator=config.accelerator,
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=resolve_precision(config),  # type: ignore[arg-type]
-        sync_batchnorm=(config.sync_batchnorm and world > 1 and torch.cuda.is_available()
-                        and config.accelerator in ("auto", "gpu", "cuda")),
-        deterministic=config.deterministic,
-        use_distributed_sampler=False,  # PairDataModule shards by rank itself (same batches)
-        callbacks=[recorder, checkpoints, *callbacks],
-        logger=loggers_for(out_dir),
-        log_every_n_steps=config.log_every_n_steps,
-        enable_progress_bar=config.progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        default_root_dir=out_dir,
-    )
-    trainer.fit(method, datamodule=data, ckpt_path=resume_from, weights_only=True)
+    progress = progress_callbacks(config.progress, lambda: recorder.history)
+    # Lightning warns when an epoch has fewer batches than the logging interval.
+    steps_per_epoch = len(indices) // world // config.batch_size
+    if config.batches_per_epoch is not None:
+        steps_per_epoch = min(steps_per_epoch, config.batches_per_epoch)
+    log_every = max(1, min(config.log_every_n_steps, steps_per_epoch))
+    threads_before = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    threads = torch.get_num_threads()
+    try:
+        trainer = fit(config, method, data, out_dir, resume_from, world,
+                      callbacks=[recorder, checkpoints, *progress, *callbacks],
+                      log_every=log_every, bar=has_bar(progress))
+    finally:
+        torch.set_num_threads(threads_before)
 
     notes = [monitor_note]
     if config.multi_view:
@@ -350,5 +441,6 @@ def run_pretraining(
             "config": config_json, "cache": str(cache.root), "encoder": ENCODER_FILE,
             "epochs_completed": result.epochs_completed, "pairs_per_second": pairs_per_second,
             "history": recorder.history, "notes": notes, "world_size": trainer.world_size,
+            "torch_threads": threads,
         })
     return result
