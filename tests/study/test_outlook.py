@@ -63,3 +63,24 @@ def test_plan_reads_what_a_run_has_done_without_writing(tmp_path: Path, runs_dir
     out = capsys.readouterr().out
     assert "4 trials: 1 done, 3 to run" in out
     assert "crop+flip" in out
+
+
+def test_an_unprepared_source_is_counted_and_timed_on_random_images(tmp_path: Path,
+                                                                     runs_dir: Path) -> None:
+    from data.imagefiles import gradient, write_png
+
+    for split, n in (("train", 20), ("val", 6)):
+        for i in range(n):
+            label = "abnormal" if i % 2 else "normal"
+            write_png(tmp_path / "src" / split / label / f"{split}{i}.png", gradient(20, 20, i))
+    config = StudyConfig.model_validate({
+        "name": "src", "runs_dir": str(runs_dir),
+        "data": {"source": str(tmp_path / "src"), "size": 32},
+        "methods": ["simclr"], "pretrain": {"encoder": "resnet_tiny", "epochs": 2,
+                                            "batch_size": 8, "workers": 0},
+        "space": {"kind": "list", "policies": ["crop"]},
+    })
+    plan = make_plan(config)
+    assert plan.timings["simclr"].steps_per_trial == 2 * (20 // 8)  # train images only
+    assert "random images of 32 px" in plan.render()
+    assert not config.study_dir.exists() and not (tmp_path / "src" / "cache").exists()

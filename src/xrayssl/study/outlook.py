@@ -202,8 +202,22 @@ def open_prepared(config: StudyConfig) -> PreparedCache | None:
     return PreparedCache.open(folder) if (folder / INDEX_FILE).is_file() else None
 
 
+def source_training_images(config: StudyConfig) -> int | None:
+    """Training images of a ``data.source`` not prepared yet, counted from its listing (the
+    images are not read); None for generated data, whose size is known only once made."""
+    if config.data.source is None:
+        return None
+    from xrayssl.data.sources import load_source
+
+    records = load_source(config.data.source, body_parts=config.data.body_parts,
+                          body_part=config.data.body_part)
+    splits = set(config.pretrain.get("splits", ["train"]))
+    in_splits = [r for r in records if r.split in splits]
+    return len(in_splits) if in_splits else len(records)
+
+
 def time_steps(config: StudyConfig, point: GridPoint, cache: PreparedCache | None,
-               steps: int = TIMED_STEPS) -> StepTiming:
+               steps: int = TIMED_STEPS, n_source: int | None = None) -> StepTiming:
     """Seconds per optimiser step of ``point``'s pretraining: views, loss, backward, AdamW."""
     from xrayssl.models.encoders import build_encoder
     from xrayssl.models.methods import build_method
@@ -215,7 +229,7 @@ def time_steps(config: StudyConfig, point: GridPoint, cache: PreparedCache | Non
     stored_size = cache.size if cache is not None else config.data.size
     image_size = settings.image_size or stored_size
     generator = torch.Generator().manual_seed(0)
-    n_train: int | None = None
+    n_train: int | None = n_source
     if cache is not None:
         indices = select_training(settings, cache)
         n_train = len(indices)
@@ -277,10 +291,15 @@ def make_plan(config: StudyConfig, *, storage_url: str | None = None, workers: i
         images = f"the cache {cache.root}"
     else:
         images = f"random images of {config.data.size} px: the cache is not prepared yet"
-        notes.append("steps per trial are known once the data is prepared (the first "
-                     "`study run` does it, or give data.cache)")
-    timings = {point.method: time_steps(config, point, cache) for point in timed} if (
-        timing) else {}
+    n_source = source_training_images(config) if cache is None else None
+    if cache is None and n_source is None:
+        notes.append("steps per trial are known once the data is generated and prepared "
+                     "(the first `study run` does it, or give data.cache)")
+    elif cache is None:
+        notes.append(f"{n_source} training images counted in {config.data.source} (before "
+                     "any is skipped as unreadable)")
+    timings = {point.method: time_steps(config, point, cache, n_source=n_source)
+               for point in timed} if timing else {}
     return StudyPlan(config=config, storage=redact_url(url), trials=planned,
                      search_left=search_left,
                      timings=timings, images=images, workers=workers, notes=notes)
