@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from xrayssl.study.effects import (
 )
 from xrayssl.study.localization import GradcamSummary, read_gradcam
 from xrayssl.study.space import IDENTITY, PolicyPair, compose
+
+if TYPE_CHECKING:
+    from xrayssl.study.answer import Answer
 
 __all__ = ["RESULTS_DIR", "RunResult", "StudyResults", "collect", "holm", "write_results"]
 
@@ -119,6 +122,7 @@ class StudyResults:
     op_effects: list[OpEffect] = field(default_factory=list)
     pairwise: list[PairwiseCell] = field(default_factory=list)
     gradcam: GradcamSummary | None = None
+    answer: Answer | None = None  # the selected runs on test (``study.answer``)
 
     @property
     def metric(self) -> str:
@@ -321,6 +325,10 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
     )
     if trials:
         compare(results, n_boot, seed)
+        if not legacy:  # a run without val was selected on test: nothing is left to report
+            from xrayssl.study.answer import answer
+
+            results.answer = answer(results, n_boot, seed)
     results.op_effects = op_effects(results.trials)
     results.pairwise = pairwise_grid(results.trials, results.ops, results.base)
     results.gradcam = read_gradcam(study_dir, notes)

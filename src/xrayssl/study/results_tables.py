@@ -8,6 +8,7 @@ from typing import Any
 
 from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
+from xrayssl.study.answer import REFERENCES, Answer, Difference
 from xrayssl.study.comparisons import ALPHA, significant
 from xrayssl.study.results import StudyResults
 
@@ -62,13 +63,45 @@ def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
     return rows
 
 
+def _versus(d: Difference | None) -> str:
+    return "–" if d is None else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}] p={d.p:.3f}"
+
+
+def answer_markdown(answer: Answer) -> list[str]:
+    """The answer first: the headline, the protocol sentence, the selected runs on test."""
+    metric, other = (m.upper() if m == "auroc" else m for m in (answer.metric, answer.other))
+    out = ["## Answer", "", answer.headline, "", answer.protocol + ".", ""]
+    rows = []
+    for s in answer.selected:
+        rows.append([s.method, s.body_part or "all", s.policy, str(s.seed),
+                     _ci(s.test_value, s.test_lo, s.test_hi),
+                     _ci(s.test_other, s.test_other_lo, s.test_other_hi),
+                     *[_versus(s.versus.get(r)) if s.body_part is None else "–"
+                       for r in REFERENCES],
+                     ", ".join(s.top_set) if s.body_part is None else "–"])
+    out.append(_markdown(
+        ["method", "body part", "selected on val", "seed", f"test {metric} [95% CI]",
+         f"test {other} [95% CI]", "Δ vs crop-only base", "Δ vs raw pixels",
+         "Δ vs random init", "Δ vs supervised", "top set (val)"], rows))
+    if answer.floors:
+        out += ["", "Floors on test: " + "; ".join(
+            f"{f.kind} {_ci(f.test_value, f.test_lo, f.test_hi)}" for f in answer.floors) + "."]
+    out += ["", f"Δ: paired bootstrap on the test images (patients resampled), {metric}, "
+            "selected minus reference, over all images (a run file does not record each test "
+            "image's body part). Policies that were not selected are not read on test."]
+    out += [f"- {note}" for note in answer.notes]
+    return [*out, ""]
+
+
 def render_markdown(results: StudyResults) -> str:
     metric = results.metric.upper()
-    out = [f"# Study results: {results.study_dir.name}", "",
-           f"Objective: {results.level}-level {metric} on val at {results.fraction:.0%} of the "
-           f"training labels; {len(results.trials)} finished trials. Differences: paired "
-           f"bootstrap on val (patients resampled), Holm-corrected per method; "
-           f"* = p < {ALPHA}.", ""]
+    out = [f"# Study results: {results.study_dir.name}", ""]
+    if results.answer is not None:
+        out += answer_markdown(results.answer)
+    out += [f"Objective: {results.level}-level {metric} on val at {results.fraction:.0%} of the "
+            f"training labels; {len(results.trials)} finished trials. Differences: paired "
+            f"bootstrap on val (patients resampled), Holm-corrected per method; "
+            f"* = p < {ALPHA}.", ""]
     out += ["## Best policy per method", ""]
     out.append(_markdown(["method", "policy", f"{metric} [95% CI]", "vs baseline"], [
         [m, t.policy, _ci(t.value, t.lo, t.hi), _diff(t.vs_baseline)]

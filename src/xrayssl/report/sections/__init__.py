@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.report.page import Section
+from xrayssl.report.sections.answer import answer_section
 from xrayssl.report.sections.augmentation import augmentation_section
 from xrayssl.report.sections.dataset import dataset_section
 from xrayssl.report.sections.effects import effect_section, efficiency_section, pairwise_section
@@ -22,6 +23,7 @@ from xrayssl.study.results import StudyResults
 SectionBuilder = Callable[[StudyResults, PreparedCache | None], Section | None]
 
 SECTIONS: list[SectionBuilder] = [
+    answer_section,
     overview_section,
     dataset_section,
     augmentation_section,
