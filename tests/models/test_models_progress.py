@@ -14,8 +14,9 @@ from pytorch_lightning.loggers import CSVLogger
 from test_models_pretrain import tiny_config
 
 from xrayssl.errors import XraySSLError
-from xrayssl.models.pretrain import loggers_for, run_pretraining
+from xrayssl.models.pretrain import run_pretraining
 from xrayssl.models.progress import EpochBar, EpochLines, epoch_line, progress_callbacks
+from xrayssl.models.run_loggers import loggers_for
 
 
 class Terminal(io.StringIO):

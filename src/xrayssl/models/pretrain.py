@@ -17,11 +17,6 @@ exactly what the uninterrupted run would have drawn.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import io
-import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +25,9 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.callbacks import Callback
 
-from xrayssl.atomic import atomic_write_json, atomic_write_text
+from xrayssl.atomic import atomic_write_json
 from xrayssl.augment.spec import PolicyPair
 from xrayssl.augment.views import views_of
 from xrayssl.config.pretrain import PretrainConfig
@@ -41,10 +35,12 @@ from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.models.datamodule import PairDataModule, PairViews
 from xrayssl.models.encoders import build_encoder, save_encoder
+from xrayssl.models.history import EpochCheckpoint, EpochRecorder, write_history
 from xrayssl.models.methods import PairMethod, Schedule, build_method
 from xrayssl.models.monitor import KNNMonitor
 from xrayssl.models.precision import auto_precision
 from xrayssl.models.progress import has_bar, progress_callbacks, quiet_lightning
+from xrayssl.models.run_loggers import loggers_for
 
 CHECKPOINT_DIR = "checkpoints"
 ENCODER_FILE = "encoder.pt"
@@ -63,108 +59,6 @@ class PretrainResult:
     checkpoint_path: Path | None
     monitor: str  # what the monitor measured, or why it is off
     notes: list[str] = field(default_factory=list)
-
-
-class EpochRecorder(Callback):
-    """Per-epoch history: mean loss, lr, kNN monitor, pairs/s. Saved inside checkpoints."""
-
-    def __init__(self, monitor: KNNMonitor | None, run_signature: dict[str, Any]) -> None:
-        self.monitor = monitor
-        self.run_signature = run_signature
-        self.history: list[dict[str, float]] = []
-        self.train_seconds = 0.0  # this session only: throughput is not resumed
-        self.train_pairs = 0
-        self._loss_sum: torch.Tensor | None = None
-        self._batches = 0
-        self._epoch_start = 0.0
-
-    @property
-    def state_key(self) -> str:
-        return "EpochRecorder"
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Epoch 0: the monitor before any training, the baseline the curve rises from.
-        if self.history or self.monitor is None or not isinstance(pl_module, PairMethod):
-            return
-        row: dict[str, float] = {"epoch": 0, "step": 0}
-        row.update(self.monitor.evaluate(pl_module.encoder, pl_module.device))
-        self.history.append(row)
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._loss_sum = None
-        self._batches = 0
-        self._epoch_start = time.perf_counter()
-
-    def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        detached = loss.detach().float()
-        self._loss_sum = detached if self._loss_sum is None else self._loss_sum + detached
-        self._batches += 1
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if pl_module.device.type == "cuda":
-            torch.cuda.synchronize(pl_module.device)
-        seconds = time.perf_counter() - self._epoch_start
-        batch = trainer.train_dataloader.batch_size if trainer.train_dataloader else 0
-        pairs = self._batches * int(batch or 0) * trainer.world_size
-        self.train_seconds += seconds
-        self.train_pairs += pairs
-        local = self._loss_sum / max(1, self._batches) if self._loss_sum is not None else None
-        mean_loss = float("nan")
-        if local is not None:
-            mean_loss = float(trainer.strategy.reduce(local, reduce_op="mean"))
-        row: dict[str, float] = {
-            "epoch": trainer.current_epoch + 1,  # epochs done, as in the checkpoint names
-            "step": trainer.global_step,
-            "loss": mean_loss,
-            "lr": float(trainer.optimizers[0].param_groups[0]["lr"]),
-            "train_seconds": seconds,
-            "pairs_per_second": pairs / seconds if seconds > 0 else 0.0,
-        }
-        if self.monitor is not None and isinstance(pl_module, PairMethod):
-            started = time.perf_counter()
-            for name, value in self.monitor.evaluate(pl_module.encoder, pl_module.device).items():
-                row[name] = value
-                pl_module.log(f"monitor/{name}", value, sync_dist=True)
-            row["monitor_seconds"] = time.perf_counter() - started
-        self.history.append(row)
-
-    def state_dict(self) -> dict[str, Any]:
-        # Plain numbers and strings only: checkpoints load with weights_only=True.
-        return {
-            "history": [dict(row) for row in self.history],
-            "signature_json": json.dumps(self.run_signature, sort_keys=True),
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        stored = json.loads(state_dict.get("signature_json", "{}"))
-        if stored != self.run_signature:
-            changed = sorted(
-                k for k in set(stored) | set(self.run_signature)
-                if stored.get(k) != self.run_signature.get(k)
-            )
-            raise XraySSLError(
-                "the checkpoint to resume belongs to a run with different settings "
-                f"({', '.join(changed)}); use another --out folder or the same settings"
-            )
-        self.history = [dict(row) for row in state_dict.get("history", [])]
-
-
-class EpochCheckpoint(ModelCheckpoint):
-    """Checkpoints named by the number of finished epochs: ``epoch=0001.ckpt`` after the first,
-    the count ``log.csv`` uses (Lightning's own names count from 0)."""
-
-    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
-        candidates = super()._monitor_candidates(trainer)
-        candidates["epoch"] = torch.tensor(trainer.current_epoch + 1)
-        return candidates
 
 
 def run_signature(config: PretrainConfig, cache: PreparedCache) -> dict[str, Any]:
@@ -247,65 +141,6 @@ def world_size_of(config: PretrainConfig) -> int:
 
 
 # --logger NAME -> (the extra that installs it, the modules it needs).
-LOGGER_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "csv": ("", ()),
-    "tensorboard": ("tensorboard", ("tensorboard", "tensorboardX")),
-    "mlflow": ("mlflow", ("mlflow",)),
-    "wandb": ("wandb", ("wandb",)),
-}
-
-
-def require_logger(kind: str) -> None:
-    """A clear error, naming the extra to install, when ``--logger kind`` cannot run."""
-    if kind not in LOGGER_EXTRAS:
-        raise XraySSLError(f"--logger {kind!r}: choose one of {', '.join(LOGGER_EXTRAS)}")
-    extra, modules = LOGGER_EXTRAS[kind]
-    if modules and not any(importlib.util.find_spec(m) for m in modules):
-        raise XraySSLError(
-            f"--logger {kind} needs the {modules[0]} package: pip install 'xrayssl[{extra}]'"
-        )
-
-
-def loggers_for(out_dir: Path, kind: str = "csv") -> list[Logger]:
-    """The CSV log always; ``kind`` adds one tracker, writing inside the run folder only.
-
-    Nothing is sent anywhere: TensorBoard event files, an MLflow file store and W&B's offline
-    mode all stay under ``out_dir`` (``wandb sync`` uploads a W&B run later, if one wants).
-    """
-    require_logger(kind)
-    # One numbered version per session (start, resume...): a resumed run never overwrites the
-    # log of the session before it.
-    csv_logger = CSVLogger(save_dir=out_dir, name="logs")
-    loggers: list[Logger] = [csv_logger]
-    version = f"version_{csv_logger.version}"
-    if kind == "tensorboard":
-        loggers.append(TensorBoardLogger(save_dir=out_dir, name="logs",
-                                         version=csv_logger.version))
-    elif kind == "mlflow":
-        from pytorch_lightning.loggers import MLFlowLogger
-
-        store = (out_dir / "mlruns").resolve()
-        loggers.append(MLFlowLogger(experiment_name="xrayssl", run_name=version,
-                                    tracking_uri=store.as_uri()))
-    elif kind == "wandb":
-        from pytorch_lightning.loggers import WandbLogger
-
-        loggers.append(WandbLogger(save_dir=str(out_dir), offline=True, project="xrayssl",
-                                   name=f"{out_dir.name}-{version}"))
-    return loggers
-
-
-def write_history(path: Path, history: Sequence[dict[str, float]]) -> None:
-    columns: list[str] = []
-    for row in history:
-        columns += [c for c in row if c not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buffer.getvalue())
-
-
 def fit(
     config: PretrainConfig,
     method: PairMethod,

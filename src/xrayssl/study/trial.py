@@ -154,7 +154,7 @@ class MonitorReporter(pl.Callback):
         self.report = report
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from xrayssl.models.pretrain import EpochRecorder
+        from xrayssl.models.history import EpochRecorder
 
         for callback in trainer.callbacks:  # type: ignore[attr-defined]
             if isinstance(callback, EpochRecorder) and callback.history:
