@@ -24,6 +24,8 @@ def main() -> None:
         policy="identity",  # the views do not depend on which rank draws them
         epochs=2, batch_size=int(batch), lr=1e-2, warmup_epochs=0, workers=0,
         accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
+        # fp32: the losses are compared to 1e-4, finer than bf16 autocast rounds.
+        precision="32-true",
         deterministic=True, monitor=False, progress=False, log_every_n_steps=1,
     )
     run_pretraining(config, PreparedCache.open(cache_root), out)

@@ -53,6 +53,7 @@ class PairMethod(pl.LightningModule):
         self.schedule = schedule
         # Set by the trainer; a standalone module (tests) can set it by hand.
         self.total_steps = 1
+        self.channels_last = False  # set in on_fit_start: True where the NHWC layout is used
 
     # --- what a method defines ------------------------------------------------------------
 
@@ -68,8 +69,12 @@ class PairMethod(pl.LightningModule):
     def on_fit_start(self) -> None:
         self.total_steps = max(1, int(self.trainer.estimated_stepping_batches))
         # channels_last on the CPU too: oneDNN's convolutions run NHWC natively (measured
-        # 1.3x-1.7x per SimCLR step of resnet_tiny at 64 px, bf16 and fp32).
-        self.to(memory_format=torch.channels_last)
+        # 1.3x-1.7x per SimCLR step of resnet_tiny at 64 px, bf16 and fp32). Not for DDP on
+        # CPU processes (gloo): there the losses drift from the single-process run from the
+        # second step on (test_models_ddp), so those runs keep the default layout.
+        self.channels_last = self.device.type == "cuda" or self.trainer.world_size == 1
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def make_views(self, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
         device = batch["images"].device
@@ -80,8 +85,9 @@ class PairMethod(pl.LightningModule):
         # gamma lose too much in half precision.
         with torch.autocast(device_type=device.type, enabled=False):
             v1, v2 = self.views(batch, generator)
-        v1 = v1.contiguous(memory_format=torch.channels_last)
-        v2 = v2.contiguous(memory_format=torch.channels_last)
+        if self.channels_last:
+            v1 = v1.contiguous(memory_format=torch.channels_last)
+            v2 = v2.contiguous(memory_format=torch.channels_last)
         return v1, v2
 
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
