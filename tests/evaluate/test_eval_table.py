@@ -52,3 +52,11 @@ def test_rows_name_their_data_and_the_note_names_the_bootstrap_unit() -> None:
     line = compare_metrics(b, a, n_boot=500)[0]  # a clear win: no draw reverses it
     assert "p < 0.001" in line and "p = 0.000" not in line
     assert "bootstrap over images" in line and "patient bootstrap" not in line
+
+
+def test_compact_p_never_prints_a_zero_p_value() -> None:
+    from xrayssl.evaluate.table import compact_p
+
+    assert compact_p(0.0) == "p<0.001"
+    assert compact_p(0.0004) == "p<0.001"
+    assert compact_p(0.0423) == "p=0.042"

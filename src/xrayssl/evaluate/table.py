@@ -32,6 +32,11 @@ def format_p(p_value: float) -> str:
     return "p < 0.001" if p_value < 0.0005 else f"p = {p_value:.3f}"
 
 
+def compact_p(p_value: float) -> str:
+    """``p=0.042``, or ``p<0.001`` where three decimals would print a zero (table cells)."""
+    return "p<0.001" if p_value < 0.0005 else f"p={p_value:.3f}"
+
+
 def bootstrap_note(metrics: RunMetrics, split: str = HELD_OUT) -> str:
     """What the bootstrap resampled: patients, or single images when every test image is its
     own cluster (MedMNIST and other data without patient ids)."""

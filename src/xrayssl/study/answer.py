@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayssl.evaluate.table import compact_p
 from xrayssl.runs.folder import read_run
 from xrayssl.runs.metrics_file import HELD_OUT, HeldOutSplit, SplitScores
 from xrayssl.study.ranking import rank_policies
@@ -110,7 +111,7 @@ class Answer:
 def _delta(d: Difference | None) -> str:
     if d is None:
         return "not measured"
-    return f"Δ {d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}], p={d.p:.3f}"
+    return f"Δ {d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}], {compact_p(d.p)}"
 
 
 def _beats(d: Difference | None) -> bool:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from xrayssl.evaluate.table import compact_p
 from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
 from xrayssl.study.answer import REFERENCES, Answer, Difference
@@ -30,7 +31,7 @@ def _diff(block: dict[str, float]) -> str:
         return "–"
     star = " *" if significant(block) else ""
     return (f"{block['delta']:+.3f} [{block['lo']:+.3f}, {block['hi']:+.3f}] "
-            f"p={block.get('p_holm', block['p']):.3f}{star}")
+            f"{compact_p(block.get('p_holm', block['p']))}{star}")
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -64,7 +65,7 @@ def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
 
 
 def _versus(d: Difference | None) -> str:
-    return "–" if d is None else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}] p={d.p:.3f}"
+    return "–" if d is None else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}] {compact_p(d.p)}"
 
 
 def answer_markdown(answer: Answer) -> list[str]:

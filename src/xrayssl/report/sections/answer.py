@@ -5,6 +5,7 @@ Renders ``StudyResults.answer`` (built in ``xrayssl.study.answer``); nothing is 
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.evaluate.table import compact_p
 from xrayssl.report.page import Cell, Section, Table, value_cell
 from xrayssl.study.answer import REFERENCES, Difference
 from xrayssl.study.results import StudyResults
@@ -16,7 +17,7 @@ TITLES = {"base": "Δ vs crop-only base", "raw": "Δ vs raw pixels",
 def _difference_cell(d: Difference | None) -> Cell:
     if d is None:
         return Cell("–")
-    return Cell(f"{d.delta:+.3f}", d.delta, f"[{d.lo:+.3f}, {d.hi:+.3f}] p={d.p:.3f}")
+    return Cell(f"{d.delta:+.3f}", d.delta, f"[{d.lo:+.3f}, {d.hi:+.3f}] {compact_p(d.p)}")
 
 
 def answer_section(results: StudyResults, cache: PreparedCache | None = None) -> Section | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.evaluate.table import compact_p
 from xrayssl.explain.localization import LocalizationScore
 from xrayssl.report.page import Cell, Section, Table, estimate_cell
 from xrayssl.study.comparisons import significant
@@ -65,7 +66,7 @@ def difference_cell(block: dict[str, float]) -> Cell:
         return Cell("–")
     star = " *" if significant(block) else ""
     return Cell(f"{block['delta']:+.3f}{star}", block["delta"],
-                f"p={block['p_holm']:.3f} (Holm)")
+                f"{compact_p(block['p_holm'])} (Holm)")
 
 
 def localization_cells(score: LocalizationScore) -> list[Cell]:
