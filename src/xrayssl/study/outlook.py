@@ -163,10 +163,10 @@ class StudyPlan:
             if seconds is None:
                 return None
             total += seconds
-        halving = self.halving
-        for method, timing in self.timings.items() if halving is not None else ():
-            for epochs, trials in halving.pending(method):  # the later rungs, by the rule
-                total += (timing.seconds_for(epochs) or 0.0) * trials
+        if self.halving is not None:
+            for method, timing in self.timings.items():
+                for epochs, trials in self.halving.pending(method):  # later rungs, by the rule
+                    total += (timing.seconds_for(epochs) or 0.0) * trials
         return total / self.workers
 
     def left(self) -> int:
