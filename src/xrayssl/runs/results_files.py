@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,12 @@ class ResultsFiles:
     pairwise: Rows  # the view-1 op x view-2 op grid
     label_efficiency: Rows  # the objective at every label fraction
     markdown: str  # results.md: all of the above, best policies first
+    answer: Rows = field(default_factory=list)  # per method and body part: selected on val
 
     def write(self, study_dir: Path) -> Path:
         out = Path(study_dir) / RESULTS_DIR
-        for name in ("ranked", "by_body_part", "op_effects", "pairwise", "label_efficiency"):
+        for name in ("answer", "ranked", "by_body_part", "op_effects", "pairwise",
+                     "label_efficiency"):
             atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
         atomic_write_text(out / "results.md", self.markdown)
         return out
