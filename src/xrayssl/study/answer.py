@@ -317,6 +317,10 @@ def _references(ctx: _Context, units: dict[str, PolicySeeds], chosen: PolicySeed
     """The test blocks the selected unit is compared with, and whether it is the base."""
     references = dict(floors)
     base = _base_label(ctx.results, units)
+    missing = (f"{chosen.method}: its base policy has no ranked trial (not run, or it did not "
+               "reach the last rung), so there is no difference to it")
+    if base is None and missing not in ctx.notes:
+        ctx.notes.append(missing)
     if base is not None and base != chosen.policy:
         blocks = ctx.reader.test(units[base].runs)
         if blocks is not None:
