@@ -139,11 +139,12 @@ def _split_scores(cache: PreparedCache, indices: np.ndarray, probs: np.ndarray,
 
 def _held_out(cache: PreparedCache, indices: np.ndarray, how: str) -> HeldOutSplit:
     y = cache.labels[indices]
+    parts = [cache.records[int(i)].body_part for i in indices]
     return HeldOutSplit(
         how=how, indices=indices.tolist(), labels=y.tolist(),
         clusters=patient_ids(cache, indices).tolist(), n=len(indices),
         n_positive=int(y.sum()), n_patients=len(set(patient_ids(cache, indices).tolist())),
-        body_parts=sorted({cache.records[int(i)].body_part for i in indices}),
+        body_parts=sorted(set(parts)), image_parts=parts,
     )
 
 

@@ -125,6 +125,9 @@ class HeldOutSplit(RunPart):
     n_positive: int | None = None
     n_patients: int | None = None
     body_parts: list[str] = Field(default_factory=list)
+    # Each image's body part, in ``indices`` order: per-part differences and per-part
+    # selection need it. None in files written before it was recorded.
+    image_parts: list[str] | None = None
 
 
 class TrainSplit(RunPart):

@@ -37,10 +37,12 @@ class ResultsFiles:
     label_efficiency: Rows  # the objective at every label fraction
     markdown: str  # results.md: all of the above, best policies first
     rungs: Rows = field(default_factory=list)  # halving: policy x rung val values, promoted
+    answer: Rows = field(default_factory=list)  # per method and body part: selected on val
 
     def write(self, study_dir: Path) -> Path:
         out = Path(study_dir) / RESULTS_DIR
-        for name in ("ranked", "by_body_part", "op_effects", "pairwise", "label_efficiency"):
+        for name in ("answer", "ranked", "by_body_part", "op_effects", "pairwise",
+                     "label_efficiency"):
             atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
         if self.rungs:  # only a halving study has rungs
             atomic_write_text(out / "rungs.csv", csv_text(self.rungs))

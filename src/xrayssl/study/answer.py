@@ -1,37 +1,64 @@
-"""The study's answer: the run selected on val, reported once on test, beside the floors.
+"""The study's answer: per method and body part, the policy selected on val, reported on test.
 
-Per method (over all images and per body part), the selected run is the one best on val on
-the study's objective. Only the selected runs, the method's crop-only base policy and the
-floors are read on the test split; a run that was not selected has its test block left
-unread, so no table can invite choosing on test. The base policy's test values enter only
-through the paired difference to it. Differences are paired cluster bootstraps on the test
-images (patients resampled, ``paired_bootstrap``); over all images only, since a run file
-does not record which test image belongs to which body part. The top set comes from
-``ranking.rank_policies`` on val (seeds of a policy pooled).
+The selected unit is a policy over its pretraining seeds (``policy_seeds``). Per method, and
+per body part on that part's val images, ``ranking.rank_policies`` ranks the policies on val
+(each one's seeds and label subsets pooled) and the first is selected; its top set and P(best)
+come from the same ranking. On test, the selected policy's figures are the mean over its seeds
+(and label subsets) with the two-level bootstrap CI (``uncertainty.seed_interval``: patients,
+then seeds, then subsets), and its paired differences to the method's crop-only base policy
+and to the raw-pixel, random-init and supervised floors are ``paired_seed_difference``
+(patients drawn once for both, each side's seeds on their own). Thresholded metrics use each
+probe's val-chosen threshold. Per body part, the test figures and differences are computed on
+that part's test images, which the run file names image by image (``HeldOutSplit.image_parts``).
+
+Only the selected policies, each method's base policy and the floors are read on test
+(``Answer.read_on_test`` lists the folders); a policy that was not selected has its test block
+left unread, so no table can invite choosing on test.
+
+Where the run files cannot give the pooled figures (a study-level objective, whose val
+predictions are per image; files without predictions; per-part rows of files written before
+each image's body part was recorded), a row shows the recorded test value (the mean over seeds;
+its CI only for one seed) without differences, and a note says why.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from xrayssl.evaluate.table import compact_p
+from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.runs.folder import read_run
-from xrayssl.runs.metrics_file import HELD_OUT, HeldOutSplit, SplitScores
-from xrayssl.study.ranking import rank_policies
+from xrayssl.runs.metrics_file import HeldOutSplit
+from xrayssl.study.policy_seeds import (
+    PolicySeeds,
+    Stack,
+    TestBlocks,
+    group_policies,
+    read_test_blocks,
+    val_stack,
+)
+from xrayssl.study.ranking import Ranking, rank_policies
 from xrayssl.study.results import SELECT, RunResult, StudyResults, _value
+from xrayssl.study.space import IDENTITY, PolicyPair, compose
 
 FLOORS = ("raw", "random", "supervised")
-REFERENCES = ("base", *FLOORS)  # what the selected run is compared with on test
+REFERENCES = ("base", *FLOORS)  # what the selected policy is compared with on test
 
 
 @dataclass
 class Counts:
     images: int
     patients: int
+
+    @classmethod
+    def of(cls, clusters: np.ndarray) -> Counts:
+        return cls(len(clusters), len(np.unique(clusters)))
+
+    def __str__(self) -> str:
+        return f"{self.images} images, {self.patients} patients"
 
 
 @dataclass
@@ -46,22 +73,45 @@ class Difference:
 
 @dataclass
 class Selected:
-    """One selected run and its test figures."""
+    """One selected policy (over its seeds) and its test figures."""
 
     method: str
     body_part: str | None  # None: all images
     policy: str
-    seed: int | None
-    folder: str
-    val_value: float
+    seeds: list[int | None]
+    folders: list[str]
+    n_subsets: int  # label subsets per seed behind the figures (1 at 100% labels)
+    val_value: float  # pooled over seeds and subsets, on the images it was selected on
     test_value: float
     test_lo: float
     test_hi: float
     test_other: float
     test_other_lo: float
     test_other_hi: float
+    is_base: bool = False  # the selected policy is the method's base policy
     versus: dict[str, Difference] = field(default_factory=dict)  # REFERENCES -> difference
-    top_set: list[str] = field(default_factory=list)  # policies not worse than the best on val
+    top_set: list[tuple[str, float]] = field(default_factory=list)  # (policy, P(best)) on val
+    val: Counts | None = None  # the images it was selected on
+    test: Counts | None = None  # the images it is reported on
+    note: str | None = None  # why differences or CIs are missing
+
+    @property
+    def protocol(self) -> str:
+        return protocol_sentence(self.val, self.test)
+
+    @property
+    def seeds_text(self) -> str:
+        """The runs behind the figures: "3 seeds (0, 1, 2) x 2 label subsets"."""
+        seeds = ", ".join("?" if s is None else str(s) for s in self.seeds)
+        word = "seed" if len(self.seeds) == 1 else "seeds"
+        subsets = f" x {self.n_subsets} label subsets" if self.n_subsets > 1 else ""
+        return f"{len(self.seeds)} {word} ({seeds}){subsets}"
+
+    @property
+    def top_set_text(self) -> str:
+        """The top set on val with each policy's P(best): "crop+flip (P 0.62), crop (0.31)"."""
+        return ", ".join(f"{name} ({'P ' if i == 0 else ''}{p:.2f})"
+                         for i, (name, p) in enumerate(self.top_set)) or "–"
 
 
 @dataclass
@@ -70,6 +120,7 @@ class Floor:
     test_value: float
     test_lo: float
     test_hi: float
+    seeds: int = 1
 
 
 @dataclass
@@ -82,13 +133,11 @@ class Answer:
     test: Counts | None
     beats_raw: bool | None  # None: no raw floor (or no paired test) to decide it
     notes: list[str] = field(default_factory=list)
+    read_on_test: list[str] = field(default_factory=list)  # folders whose test block was read
 
     @property
     def protocol(self) -> str:
-        def counts(c: Counts | None) -> str:
-            return "unknown counts" if c is None else f"{c.images} images, {c.patients} patients"
-
-        return f"selected on val ({counts(self.val)}), reported on test ({counts(self.test)})"
+        return protocol_sentence(self.val, self.test)
 
     @property
     def headline(self) -> str:
@@ -108,6 +157,13 @@ class Answer:
         return "No raw-pixel floor was measured on test: whether SSL helped is not decided."
 
 
+def protocol_sentence(val: Counts | None, test: Counts | None) -> str:
+    def counts(c: Counts | None) -> str:
+        return "unknown counts" if c is None else str(c)
+
+    return f"selected on val ({counts(val)}), reported on test ({counts(test)})"
+
+
 def _delta(d: Difference | None) -> str:
     if d is None:
         return "not measured"
@@ -118,156 +174,305 @@ def _beats(d: Difference | None) -> bool:
     return d is not None and d.lo > 0
 
 
+class _Reader:
+    """Reads test blocks, each unit once, and remembers which folders were read."""
+
+    def __init__(self, results: StudyResults, notes: list[str]) -> None:
+        self.results, self.notes = results, notes
+        self.read: dict[tuple[str, ...], TestBlocks | None] = {}
+
+    def test(self, runs: list[RunResult]) -> TestBlocks | None:
+        key = tuple(run.folder for run in runs)
+        if key not in self.read:
+            self.read[key] = read_test_blocks(runs, self.results.study_dir,
+                                              self.results.fraction, self.notes)
+        return self.read[key]
+
+    @property
+    def folders(self) -> list[str]:
+        return [folder for key in self.read for folder in key]
+
+
 @dataclass
-class _TestRead:
-    """A run's test block, read only for the selected runs, the base policies and the floors."""
+class _Context:
+    results: StudyResults
+    reader: _Reader
+    notes: list[str]
+    n_boot: int
+    seed: int
 
-    scores: SplitScores
-    split: HeldOutSplit
+    @property
+    def metric(self) -> str:
+        return self.results.metric
+
+    @property
+    def other(self) -> str:
+        return "auroc" if self.results.metric == "kappa" else "kappa"
 
 
-def _read_test(run: RunResult, study_dir: Path, fraction: float) -> _TestRead | None:
-    metrics = read_run(run.path, study_dir).metrics
-    scores = metrics.scores(fraction, HELD_OUT)
-    split = metrics.splits.get(HELD_OUT)
-    if scores is None or split is None:
-        return None
-    return _TestRead(scores, split)
+def _interval(ctx: _Context, metric: str, y: np.ndarray, clusters: np.ndarray,
+              mine: Stack) -> tuple[float, float, float]:
+    out = seed_interval(y, mine.probs, clusters, metric=metric, n_boot=ctx.n_boot,
+                        seed=ctx.seed, thresholds=mine.thresholds)
+    return out.value, out.lo, out.hi
 
 
-def _counts(split: HeldOutSplit | None) -> Counts | None:
-    if split is None:
-        return None
+def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
+            other: Stack) -> Difference:
+    out = paired_seed_difference(y, other.probs, mine.probs, clusters, metric=ctx.metric,
+                                 n_boot=ctx.n_boot, seed=ctx.seed,
+                                 thresholds_a=other.thresholds, thresholds_b=mine.thresholds)
+    return Difference(out.delta, out.lo, out.hi, out.p_value)
+
+
+def _recorded(blocks: TestBlocks, metric: str, level: str,
+              part: str | None) -> tuple[float, float, float]:
+    """The test value the run files recorded: one seed's with its CI, several seeds' mean."""
+    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]  # type: ignore[arg-type]
+    if len(values) == 1:
+        return values[0]
+    return float(np.mean([v[0] for v in values])), math.nan, math.nan
+
+
+def _recorded_row(ctx: _Context, unit: PolicySeeds, blocks: TestBlocks, part: str | None,
+                  val_value: float, note: str) -> Selected:
+    level = ctx.results.level
+    main = _recorded(blocks, ctx.metric, level, part)
+    other = _recorded(blocks, ctx.other, level, part)
+    if note not in ctx.notes:
+        ctx.notes.append(note)
+    return Selected(method=unit.method, body_part=part, policy=unit.policy, seeds=unit.seeds,
+                    folders=unit.folders, n_subsets=len(blocks.scores[0].predictions or [[]]),
+                    val_value=val_value, test_value=main[0], test_lo=main[1], test_hi=main[2],
+                    test_other=other[0], test_other_lo=other[1], test_other_hi=other[2],
+                    test=_split_counts(blocks.split) if part is None else None, note=note)
+
+
+def _split_counts(split: HeldOutSplit) -> Counts | None:
     images = split.n if split.n is not None else len(split.indices or [])
     patients = split.n_patients if split.n_patients is not None \
         else len(set(split.clusters or []))
-    return Counts(images, patients)
+    return Counts(images, patients) if images else None
 
 
-def _threshold(scores: SplitScores) -> float | list[float]:
-    image = scores.overall.image
-    cut = image.threshold if image is not None else None
-    return 0.5 if cut is None else cut
-
-
-def _difference(results: StudyResults, mine: _TestRead, other: _TestRead, n_boot: int,
-                seed: int) -> Difference | None:
-    from xrayssl.evaluate.metrics import paired_bootstrap
-
-    split = mine.split
-    if mine.scores.predictions is None or other.scores.predictions is None \
-            or split.labels is None or split.clusters is None \
-            or (split.indices or []) != (other.split.indices or []):
+def _pooled_row(ctx: _Context, unit: PolicySeeds, blocks: TestBlocks, part: str | None,
+                ranking: Ranking, val: Counts,
+                references: dict[str, TestBlocks]) -> Selected | None:
+    """The selected unit's figures on the test images of ``part`` (None: all)."""
+    assert blocks.stack is not None and blocks.labels is not None and blocks.clusters is not None
+    if part is None:
+        mask = np.ones(len(blocks.labels), dtype=bool)
+    else:
+        parts = blocks.parts
+        assert parts is not None
+        mask = parts == part
+    if not mask.any():
+        ctx.notes.append(f"{unit.method}: no test image of body part {part!r}; that row is "
+                         "left out")
         return None
-    out = paired_bootstrap(np.asarray(split.labels), np.asarray(other.scores.predictions),
-                           np.asarray(mine.scores.predictions), np.asarray(split.clusters),
-                           metric=results.metric, n_boot=n_boot, seed=seed,
-                           threshold=_threshold(other.scores),
-                           threshold_b=_threshold(mine.scores))
-    return Difference(out["delta"], out["lo"], out["hi"], out["p_value"])
+    y, clusters, mine = blocks.labels[mask], blocks.clusters[mask], blocks.stack.take(mask)
+    main = _interval(ctx, ctx.metric, y, clusters, mine)
+    other = _interval(ctx, ctx.other, y, clusters, mine)
+    row = Selected(method=unit.method, body_part=part, policy=unit.policy, seeds=unit.seeds,
+                   folders=unit.folders, n_subsets=mine.probs.shape[1],
+                   val_value=ranking.best.value, test_value=main[0], test_lo=main[1],
+                   test_hi=main[2], test_other=other[0], test_other_lo=other[1],
+                   test_other_hi=other[2],
+                   top_set=[(r.name, r.p_best) for r in ranking.rows if r.in_top_set],
+                   val=val, test=Counts.of(clusters))
+    for name in REFERENCES:
+        reference = references.get(name)
+        if reference is None or reference.stack is None:
+            continue
+        if (reference.split.indices or []) != (blocks.split.indices or []):
+            ctx.notes.append(f"{unit.method} vs {name}: scored on other test images; that "
+                             "difference is left out")
+            continue
+        row.versus[name] = _versus(ctx, y, clusters, mine, reference.stack.take(mask))
+    return row
 
 
-def _top_set(results: StudyResults, method: str, n_boot: int, seed: int) -> list[str]:
-    """Policies of ``method`` not significantly worse than its best on val (seeds pooled)."""
-    if results.labels is None or results.clusters is None:
-        return []
-    pooled: dict[str, list[np.ndarray]] = {}
-    for trial in results.trials:
-        if trial.method == method and trial.probs is not None \
-                and trial.probs.shape[-1] == len(results.labels):
-            pooled.setdefault(trial.policy, []).append(trial.probs)
-    stacks = {}
-    for policy, seeds in pooled.items():
-        sets = min(len(p) for p in seeds)  # (R seeds, S subsets, N val images)
-        stacks[policy] = np.stack([p[:sets] for p in seeds])
-    if not stacks:
-        return []
-    ranking = rank_policies(results.labels, results.clusters, stacks, metric=results.metric,
-                            n_boot=n_boot, seed=seed)
-    return ranking.top_set
+def _base_label(results: StudyResults, units: dict[str, PolicySeeds]) -> str | None:
+    for spec in (compose(results.base), IDENTITY):
+        label = PolicyPair(spec).label
+        if label in units:
+            return label
+    return None
 
 
-def _selected(run: RunResult, part: str | None, test: _TestRead,
-              results: StudyResults) -> Selected | None:
-    value = test.scores.estimate(results.metric, results.objective.level, part)
-    if value is None:
+def _rank(ctx: _Context, stacks: dict[str, Stack], mask: np.ndarray) -> Ranking | None:
+    results = ctx.results
+    assert results.labels is not None and results.clusters is not None
+    if len(np.unique(results.labels[mask])) < 2:
+        return None  # one class on these val images: no metric ranks them
+    ranking = rank_policies(results.labels[mask], results.clusters[mask],
+                            {p: s.take(mask).probs for p, s in stacks.items()},
+                            metric=ctx.metric, n_boot=ctx.n_boot, seed=ctx.seed,
+                            thresholds={p: s.thresholds for p, s in stacks.items()})
+    return ranking if math.isfinite(ranking.best.value) else None
+
+
+def _references(ctx: _Context, units: dict[str, PolicySeeds], chosen: PolicySeeds,
+                floors: dict[str, TestBlocks]) -> tuple[dict[str, TestBlocks], bool]:
+    """The test blocks the selected unit is compared with, and whether it is the base."""
+    references = dict(floors)
+    base = _base_label(ctx.results, units)
+    missing = (f"{chosen.method}: its base policy has no ranked trial (not run, or it did not "
+               "reach the last rung), so there is no difference to it")
+    if base is None and missing not in ctx.notes:
+        ctx.notes.append(missing)
+    if base is not None and base != chosen.policy:
+        blocks = ctx.reader.test(units[base].runs)
+        if blocks is not None:
+            references["base"] = blocks
+    return references, base == chosen.policy
+
+
+def _select(ctx: _Context, units: dict[str, PolicySeeds], stacks: dict[str, Stack],
+            mask: np.ndarray, part: str | None, floors: dict[str, TestBlocks]) -> Selected | None:
+    """Rank on the val images of ``mask`` and report the first on the test images of ``part``."""
+    method = next(iter(units.values())).method
+    where = "all images" if part is None else f"body part {part!r}"
+    ranking = _rank(ctx, stacks, mask)
+    if ranking is None:
+        ctx.notes.append(f"{method}, {where}: {ctx.metric} is undefined on val (one class); "
+                         "nothing is selected there")
         return None
-    other_metric = "auroc" if results.metric == "kappa" else "kappa"
-    main = _value(value)
-    other = _value(test.scores.estimate(other_metric, results.objective.level, part))
-    val = run.value if part is None else _value(run.by_part.get(part))[0]
-    return Selected(method=run.method, body_part=part, policy=run.policy, seed=run.seed,
-                    folder=run.folder, val_value=val, test_value=main[0], test_lo=main[1],
-                    test_hi=main[2], test_other=other[0], test_other_lo=other[1],
-                    test_other_hi=other[2])
+    chosen = units[ranking.best.name]
+    blocks = ctx.reader.test(chosen.runs)
+    if blocks is None:
+        return None
+    assert ctx.results.clusters is not None
+    val = Counts.of(ctx.results.clusters[mask])
+    references, is_base = _references(ctx, units, chosen, floors)
+    if blocks.stack is None or (part is not None and blocks.parts is None):
+        why = ("its run files hold no test predictions" if blocks.stack is None else
+               "its run files do not record each test image's body part (written before "
+               "xrayssl recorded it)")
+        recorded = _recorded_row(ctx, chosen, blocks, part, ranking.best.value,
+                                 f"{chosen.method} {chosen.policy}: recorded test value "
+                                 f"without differences, since {why}")
+        recorded.val, recorded.is_base = val, is_base
+        recorded.top_set = [(r.name, r.p_best) for r in ranking.rows if r.in_top_set]
+        return recorded
+    row = _pooled_row(ctx, chosen, blocks, part, ranking, val, references)
+    if row is not None:
+        row.is_base = is_base
+    return row
 
 
-def _best_on_part(trials: list[RunResult], part: str) -> RunResult | None:
-    scored = [(t, _value(t.by_part.get(part))[0]) for t in trials]
-    finite = [(t, v) for t, v in scored if math.isfinite(v)]
-    return max(finite, key=lambda tv: tv[1])[0] if finite else None
+def _mean_val(unit: PolicySeeds, part: str | None) -> float:
+    values = [run.value if part is None else _value(run.by_part.get(part))[0]
+              for run in unit.runs]
+    return float(np.mean(values)) if values and all(map(math.isfinite, values)) else math.nan
+
+
+def _select_recorded(ctx: _Context, units: dict[str, PolicySeeds], part: str | None,
+                     why: str) -> Selected | None:
+    """Select by the mean over seeds of the recorded val values; report recorded test ones."""
+    scored = [(u, _mean_val(u, part)) for u in units.values()]
+    finite = [(u, v) for u, v in scored if math.isfinite(v)]
+    if not finite:
+        return None
+    chosen, value = max(finite, key=lambda uv: uv[1])
+    blocks = ctx.reader.test(chosen.runs)
+    if blocks is None:
+        return None
+    row = _recorded_row(ctx, chosen, blocks, part, value, why)
+    row.is_base = chosen.policy == _base_label(ctx.results, units)
+    return row
+
+
+def _val_split(results: StudyResults) -> HeldOutSplit | None:
+    if not results.trials:
+        return None
+    split = read_run(results.trials[0].path, results.study_dir).metrics.splits.get(SELECT)
+    if split is None or results.labels is None or len(split.labels or []) != len(results.labels):
+        return None
+    return split
+
+
+def _floors(ctx: _Context) -> tuple[dict[str, TestBlocks], list[Floor]]:
+    by_kind = group_policies([run for run in ctx.results.baselines if run.view1 in FLOORS])
+    read: dict[str, TestBlocks] = {}
+    shown: list[Floor] = []
+    for kind, unit in by_kind.items():
+        blocks = ctx.reader.test(unit.runs)
+        if blocks is None:
+            ctx.notes.append(f"the {kind} floor has no test block; it is left out")
+            continue
+        read[kind] = blocks
+        if blocks.stack is not None and ctx.results.level == "image":
+            assert blocks.labels is not None and blocks.clusters is not None
+            value = _interval(ctx, ctx.metric, blocks.labels, blocks.clusters, blocks.stack)
+        else:
+            value = _recorded(blocks, ctx.metric, ctx.results.level, None)
+        shown.append(Floor(kind, *value, seeds=len(unit.runs)))
+    return read, shown
+
+
+RECORDED = ("the objective is {level}-level and the pooled figures need image-level "
+            "predictions: the selected policy is the best mean over seeds of its recorded val "
+            "values, and its recorded test value is shown without top set or differences")
+OLD_PARTS = ("the run files do not record each image's body part (written before xrayssl "
+             "recorded it): per-body-part rows show the recorded test value of the policy best "
+             "on that part's val images (mean over seeds), without top set or differences; "
+             "run the study again in a fresh runs_dir to get them")
+
+
+def _method_rows(ctx: _Context, units: dict[str, PolicySeeds], val: HeldOutSplit | None,
+                 floors: dict[str, TestBlocks]) -> list[Selected]:
+    results = ctx.results
+    n_val = len(results.labels) if results.labels is not None else 0
+    stacks = {p: val_stack(u, n_val) for p, u in units.items()}
+    parts = sorted({p for u in units.values() for r in u.runs for p in r.by_part})
+    pooled = {p: s for p, s in stacks.items() if s is not None}
+    rows: list[Selected | None] = []
+    if results.level != "image" or len(pooled) != len(stacks) or not n_val:
+        why = RECORDED.format(level=results.level)
+        if why not in ctx.notes:
+            ctx.notes.append(why)
+        rows.append(_select_recorded(ctx, units, None, why))
+        rows += [_select_recorded(ctx, units, part, why) for part in parts]
+        return [row for row in rows if row is not None]
+    rows.append(_select(ctx, units, pooled, np.ones(n_val, dtype=bool), None, floors))
+    val_parts = None if val is None or val.image_parts is None else np.asarray(val.image_parts)
+    if len(parts) > 1 and val_parts is None:
+        if OLD_PARTS not in ctx.notes:
+            ctx.notes.append(OLD_PARTS)
+        rows += [_select_recorded(ctx, units, part, OLD_PARTS) for part in parts]
+    elif val_parts is not None and len(set(val_parts.tolist())) > 1:
+        rows += [_select(ctx, units, pooled, val_parts == part, part, floors)
+                 for part in sorted(set(val_parts.tolist()))]
+    return [row for row in rows if row is not None]
 
 
 def answer(results: StudyResults, n_boot: int = 1000, seed: int = 0) -> Answer | None:
-    """The selected runs' test figures and their paired differences to the base and floors."""
-    best = results.best_per_method()
-    if not best:
+    """Per method and body part: the policy selected on val, its test figures, its
+    differences to the base policy and the floors."""
+    if not results.trials:
         return None
-    study_dir, fraction = results.study_dir, results.fraction
     notes: list[str] = []
-    floors_read: dict[str, _TestRead] = {}
-    floors: list[Floor] = []
-    for run in results.baselines:
-        if run.view1 in FLOORS and run.view1 not in floors_read:
-            read = _read_test(run, study_dir, fraction)
-            if read is None:
-                notes.append(f"{run.folder}: no test block; that floor is left out")
-                continue
-            floors_read[run.view1] = read
-            v = _value(read.scores.estimate(results.metric, results.objective.level))
-            floors.append(Floor(run.view1, *v))
+    ctx = _Context(results, _Reader(results, notes), notes, n_boot, seed)
+    floors, shown = _floors(ctx)
+    val = _val_split(results)
     selected: list[Selected] = []
-    test_split = val_split = None
-    for method, run in best.items():
-        test = _read_test(run, study_dir, fraction)
-        if test is None:
-            notes.append(f"{run.folder}: selected on val but has no test block at label "
-                         f"fraction {fraction:g}; run it again to report it")
-            continue
-        test_split = test_split or test.split
-        if val_split is None:
-            val_split = read_run(run.path, study_dir).metrics.splits.get(SELECT)
-        overall = _selected(run, None, test, results)
-        if overall is None:
-            continue
-        references = dict(floors_read)
-        base = results.baseline_of(method, run.seed)
-        if base is not None and base is not run:
-            base_test = _read_test(base, study_dir, fraction)
-            if base_test is not None:
-                references["base"] = base_test
-        for name in REFERENCES:
-            if name in references:
-                diff = _difference(results, test, references[name], n_boot, seed)
-                if diff is not None:
-                    overall.versus[name] = diff
-        overall.top_set = _top_set(results, method, n_boot, seed)
-        selected.append(overall)
-        mine = [t for t in results.trials if t.method == method]
-        for part in sorted({p for t in mine for p in t.by_part}):
-            chosen = _best_on_part(mine, part)
-            read = test if chosen is run else (
-                _read_test(chosen, study_dir, fraction) if chosen is not None else None)
-            if chosen is not None and read is not None:
-                row = _selected(chosen, part, read, results)
-                if row is not None:
-                    selected.append(row)
+    methods = list(dict.fromkeys(t.method for t in results.trials))
+    for method in methods:
+        units = group_policies([t for t in results.trials if t.method == method])
+        selected += _method_rows(ctx, units, val, floors)
     if not selected:
         return None
-    overall_rows = [s for s in selected if s.body_part is None]
-    decided = [s for s in overall_rows if "raw" in s.versus]
+    overall = [s for s in selected if s.body_part is None]
+    decided = [s for s in overall if "raw" in s.versus]
     beats_raw = any(_beats(s.versus["raw"]) for s in decided) if decided else None
-    return Answer(metric=results.metric, other="auroc" if results.metric == "kappa" else "kappa",
-                  selected=selected, floors=floors, val=_counts(val_split),
-                  test=_counts(test_split), beats_raw=beats_raw, notes=notes)
+    val_counts = overall[0].val if overall and overall[0].val is not None else (
+        Counts.of(results.clusters) if results.clusters is not None else None)
+    test_counts = overall[0].test if overall else None
+    return Answer(metric=results.metric, other=ctx.other, selected=selected, floors=shown,
+                  val=val_counts, test=test_counts, beats_raw=beats_raw, notes=notes,
+                  read_on_test=ctx.reader.folders)
 
+
+__all__ = ["FLOORS", "REFERENCES", "Answer", "Counts", "Difference", "Floor", "Selected",
+           "answer"]

@@ -28,7 +28,14 @@ from xrayssl.config.base import validate
 from xrayssl.config.study import HalvingSettings, ObjectiveSettings, ReportSettings, SpaceSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
-from xrayssl.runs.metrics_file import HELD_OUT, Estimate, Level, RunKind, RunMetrics
+from xrayssl.runs.metrics_file import (
+    HELD_OUT,
+    Estimate,
+    Level,
+    RunKind,
+    RunMetrics,
+    SplitScores,
+)
 from xrayssl.runs.results_files import RESULTS_DIR
 from xrayssl.runs.trial_config import read_yaml_mapping
 from xrayssl.study.comparisons import holm
@@ -90,6 +97,7 @@ class RunResult:
     test_key: tuple[int, ...] = ()
     rung: int | None = None  # successive halving: the trial's rung (0 first), else None
     epochs: int | None = None  # pretraining epochs of the run
+    thresholds: list[float] | None = None  # (S,) each fit's val-chosen decision threshold
     vs_best: dict[str, float] = field(default_factory=dict)
     vs_baseline: dict[str, float] = field(default_factory=dict)
 
@@ -255,7 +263,17 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
         by_fraction=dict(sorted(by_fraction.items())), probs=probs, cache=metrics.data.cache,
         test_key=tuple(held_out.indices or ()) if held_out is not None else (),
         rung=run.rung, epochs=run.epochs,
+        thresholds=fit_thresholds(scores),
     )
+
+
+def fit_thresholds(scores: SplitScores) -> list[float] | None:
+    """(S,) the decision threshold of each prediction set, as the run recorded it."""
+    image = scores.overall.image
+    cut = image.threshold if image is not None else None
+    if cut is None or scores.predictions is None:
+        return None
+    return list(cut) if isinstance(cut, list) else [float(cut)] * len(scores.predictions)
 
 
 def read_study_config(study_dir: Path, notes: list[str]) -> tuple[dict[str, Any] | None,

@@ -9,7 +9,7 @@ from typing import Any
 from xrayssl.evaluate.table import compact_p
 from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
-from xrayssl.study.answer import REFERENCES, Answer, Difference
+from xrayssl.study.answer import REFERENCES, Answer, Counts, Difference, Selected
 from xrayssl.study.comparisons import ALPHA, significant
 from xrayssl.study.results import StudyResults
 from xrayssl.study.rung_results import RungCell
@@ -69,30 +69,81 @@ def _versus(d: Difference | None) -> str:
     return "–" if d is None else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}] {compact_p(d.p)}"
 
 
+def _versus_cell(s: Selected, reference: str) -> str:
+    if reference == "base" and s.is_base:
+        return "(is the base)"
+    return _versus(s.versus.get(reference))
+
+
+def _counts(s: Selected) -> str:
+    def one(c: Counts | None) -> str:
+        return "?" if c is None else f"{c.images} ({c.patients})"
+
+    return f"{one(s.val)} / {one(s.test)}"
+
+
 def answer_markdown(answer: Answer) -> list[str]:
-    """The answer first: the headline, the protocol sentence, the selected runs on test."""
+    """The answer first: the headline, the protocol sentence, the selected policies on test."""
     metric, other = (m.upper() if m == "auroc" else m for m in (answer.metric, answer.other))
     out = ["## Answer", "", answer.headline, "", answer.protocol + ".", ""]
-    rows = []
-    for s in answer.selected:
-        rows.append([s.method, s.body_part or "all", s.policy, str(s.seed),
-                     _ci(s.test_value, s.test_lo, s.test_hi),
-                     _ci(s.test_other, s.test_other_lo, s.test_other_hi),
-                     *[_versus(s.versus.get(r)) if s.body_part is None else "–"
-                       for r in REFERENCES],
-                     ", ".join(s.top_set) if s.body_part is None else "–"])
+    rows = [[s.method, s.body_part or "all", s.policy, s.seeds_text,
+             _ci(s.test_value, s.test_lo, s.test_hi),
+             _ci(s.test_other, s.test_other_lo, s.test_other_hi),
+             *[_versus_cell(s, r) for r in REFERENCES], s.top_set_text, _counts(s)]
+            for s in answer.selected]
     out.append(_markdown(
-        ["method", "body part", "selected on val", "seed", f"test {metric} [95% CI]",
+        ["method", "body part", "selected on val", "seeds", f"test {metric} [95% CI]",
          f"test {other} [95% CI]", "Δ vs crop-only base", "Δ vs raw pixels",
-         "Δ vs random init", "Δ vs supervised", "top set (val)"], rows))
+         "Δ vs random init", "Δ vs supervised", "top set on val (P(best))",
+         "images (patients) val / test"], rows))
     if answer.floors:
         out += ["", "Floors on test: " + "; ".join(
             f"{f.kind} {_ci(f.test_value, f.test_lo, f.test_hi)}" for f in answer.floors) + "."]
-    out += ["", f"Δ: paired bootstrap on the test images (patients resampled), {metric}, "
-            "selected minus reference, over all images (a run file does not record each test "
-            "image's body part). Policies that were not selected are not read on test."]
+    out += ["", ANSWER_METHOD.format(metric=metric)]
     out += [f"- {note}" for note in answer.notes]
     return [*out, ""]
+
+
+ANSWER_METHOD = (
+    "Per method and body part the selected unit is a policy over its pretraining seeds: the "
+    "first of the ranking on that part's val images (seeds and label subsets pooled). Test "
+    "values: the mean over its seeds and label subsets, 95% CI by a two-level bootstrap "
+    "(patients, then seeds, then subsets; with one seed it carries patients and subsets "
+    "only). Δ: {metric}, selected minus reference on the same test images, patients drawn "
+    "once for both and each side's seeds on their own. Kappa at each probe's val-chosen "
+    "threshold. Policies that were not selected are not read on test.")
+
+
+def answer_rows(answer: Answer | None) -> list[dict[str, Any]]:
+    """``answer.csv``: one row per method and body part."""
+    if answer is None:
+        return []
+    rows = []
+    for s in answer.selected:
+        row: dict[str, Any] = {
+            "method": s.method, "body_part": s.body_part or "all", "policy": s.policy,
+            "seeds": " ".join("" if x is None else str(x) for x in s.seeds),
+            "label_subsets": s.n_subsets, "val_" + answer.metric: _fmt(s.val_value, 4),
+            f"test_{answer.metric}": _fmt(s.test_value, 4),
+            f"test_{answer.metric}_lo": _fmt(s.test_lo, 4),
+            f"test_{answer.metric}_hi": _fmt(s.test_hi, 4),
+            f"test_{answer.other}": _fmt(s.test_other, 4),
+            f"test_{answer.other}_lo": _fmt(s.test_other_lo, 4),
+            f"test_{answer.other}_hi": _fmt(s.test_other_hi, 4),
+        }
+        for r in REFERENCES:
+            d = s.versus.get(r)
+            row[f"vs_{r}_delta"] = _fmt(d.delta if d else None, 4)
+            row[f"vs_{r}_lo"] = _fmt(d.lo if d else None, 4)
+            row[f"vs_{r}_hi"] = _fmt(d.hi if d else None, 4)
+            row[f"vs_{r}_p"] = _fmt(d.p if d else None, 4)
+        row["top_set"] = " ".join(f"{name}:{p:.3f}" for name, p in s.top_set)
+        for split, counts in (("val", s.val), ("test", s.test)):
+            row[f"{split}_images"] = "" if counts is None else counts.images
+            row[f"{split}_patients"] = "" if counts is None else counts.patients
+        row["note"] = s.note or ""
+        rows.append(row)
+    return rows
 
 
 def render_markdown(results: StudyResults) -> str:
@@ -193,4 +244,5 @@ def results_files(results: StudyResults) -> ResultsFiles:
             for t in results.ranked() for f, e in t.by_fraction.items()],
         markdown=render_markdown(results),
         rungs=rung_rows(results),
+        answer=answer_rows(results.answer),
     )

@@ -1,4 +1,4 @@
-"""The answer, first on the page: the runs selected on val, reported on test, beside the floors.
+"""The answer, first on the page: the policies selected on val, reported on test, with the floors.
 
 Renders ``StudyResults.answer`` (built in ``xrayssl.study.answer``); nothing is computed here."""
 
@@ -7,14 +7,18 @@ from __future__ import annotations
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
 from xrayssl.report.page import Cell, Section, Table, value_cell
-from xrayssl.study.answer import REFERENCES, Difference
+from xrayssl.study.answer import REFERENCES, Selected
 from xrayssl.study.results import StudyResults
+from xrayssl.study.results_tables import ANSWER_METHOD
 
 TITLES = {"base": "Δ vs crop-only base", "raw": "Δ vs raw pixels",
           "random": "Δ vs random init", "supervised": "Δ vs supervised"}
 
 
-def _difference_cell(d: Difference | None) -> Cell:
+def _difference_cell(s: Selected, reference: str) -> Cell:
+    if reference == "base" and s.is_base:
+        return Cell("(is the base)")
+    d = s.versus.get(reference)
     if d is None:
         return Cell("–")
     return Cell(f"{d.delta:+.3f}", d.delta, f"[{d.lo:+.3f}, {d.hi:+.3f}] {compact_p(d.p)}")
@@ -27,21 +31,19 @@ def answer_section(results: StudyResults, cache: PreparedCache | None = None) ->
     metric, other = (m.upper() if m == "auroc" else m for m in (answer.metric, answer.other))
     section = Section(
         "answer", "Answer",
-        f"{answer.headline} Protocol: {answer.protocol}. Δ: paired "
-        f"bootstrap of {metric} on the test images (patients resampled), selected minus "
-        "reference, over all images. Policies that were not selected are not read on test.")
+        f"{answer.headline} Protocol: {answer.protocol}. "
+        + ANSWER_METHOD.format(metric=metric))
     rows = []
     for s in answer.selected:
-        overall = s.body_part is None
         rows.append([Cell(s.method), Cell(s.body_part or "all"), Cell(s.policy),
-                     Cell(str(s.seed)), value_cell(s.test_value, s.test_lo, s.test_hi),
+                     Cell(s.seeds_text), value_cell(s.test_value, s.test_lo, s.test_hi),
                      value_cell(s.test_other, s.test_other_lo, s.test_other_hi),
-                     *[_difference_cell(s.versus.get(r) if overall else None)
-                       for r in REFERENCES],
-                     Cell(", ".join(s.top_set) if overall else "–")])
+                     *[_difference_cell(s, r) for r in REFERENCES],
+                     Cell(s.top_set_text), Cell(s.protocol)])
     section.tables.append(Table(
-        ["method", "body part", "selected on val", "seed", f"test {metric} [CI]",
-         f"test {other} [CI]", *[TITLES[r] for r in REFERENCES], "top set (val)"], rows))
+        ["method", "body part", "selected on val", "seeds", f"test {metric} [CI]",
+         f"test {other} [CI]", *[TITLES[r] for r in REFERENCES], "top set on val (P(best))",
+         "images"], rows))
     if answer.floors:
         section.tables.append(Table(["floor", f"test {metric} [CI]"], [
             [Cell(f.kind), value_cell(f.test_value, f.test_lo, f.test_hi)]
