@@ -10,17 +10,57 @@ import numpy as np
 import pytest
 import yaml
 from scipy.stats import kendalltau
+from sklearn.metrics import roc_auc_score
 
-from study.test_answer import split, write_run
 from xrayssl.config.study import HalvingSettings
 from xrayssl.report.html import build_report
-from xrayssl.runs.metrics_file import RunIdentity
+from xrayssl.runs.metrics_file import (
+    Estimate,
+    FractionResult,
+    GroupScores,
+    HeldOutSplit,
+    RunIdentity,
+    RunMetrics,
+    Scores,
+    SplitScores,
+)
 from xrayssl.study.results import write_results
 from xrayssl.study.rung_results import rung_tables
 from xrayssl.study.space import PolicyPair
 
 HALVING = HalvingSettings(rungs=[5, 10, 20], keep=0.5, min_keep=2, final_seeds=[0, 1],
                           keep_base=False)
+
+
+Data = dict[str, tuple[HeldOutSplit, np.ndarray]]
+
+
+def split(n: int, rng: np.random.Generator, offset: int) -> tuple[HeldOutSplit, np.ndarray]:
+    labels = rng.integers(0, 2, n)
+    held = HeldOutSplit(how="seeded by patient", indices=list(range(offset, offset + n)),
+                        labels=labels.tolist(), clusters=[f"p{offset + i // 2}" for i in range(n)],
+                        n=n, n_positive=int(labels.sum()), n_patients=n // 2)
+    return held, labels
+
+
+def scores(labels: np.ndarray, signal: float, rng: np.random.Generator) -> SplitScores:
+    probs = 1 / (1 + np.exp(-(signal * labels[None, :] + rng.normal(0, 1, (2, len(labels))))))
+    auroc = float(np.mean([roc_auc_score(labels, p) for p in probs]))
+    image = Scores(metrics={"auroc": Estimate(value=auroc, lo=auroc - 0.05, hi=auroc + 0.05),
+                            "kappa": Estimate(value=0.1, lo=0.0, hi=0.2)}, threshold=[0.5, 0.5])
+    return SplitScores(overall=GroupScores(image=image), predictions=probs.tolist())
+
+
+def write_run(study: Path, folder: str, identity: RunIdentity, val_signal: float,
+              test_signal: float, data: Data, seed: int) -> None:
+    """A trial's metrics.json whose val predictions separate the classes by ``val_signal``."""
+    rng = np.random.default_rng(seed)
+    (val, y_val), (test, y_test) = data["val"], data["test"]
+    metrics = RunMetrics(run=identity, splits={"val": val, "test": test}, fractions={
+        "1": FractionResult(fraction=1.0, scores={"val": scores(y_val, val_signal, rng),
+                                                  "test": scores(y_test, test_signal, rng)})})
+    (study / folder).mkdir(parents=True)
+    metrics.write(study / folder / "metrics.json")
 
 
 @dataclass
