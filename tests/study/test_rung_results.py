@@ -157,6 +157,7 @@ def test_a_halving_study_ranks_its_last_rung_and_shows_every_rung(tmp_path: Path
     assert crop["promoted"] == "false" and float(crop["val_auroc"]) < float(flip["val_auroc"])
     markdown = (study / "results" / "results.md").read_text()
     assert "## Rungs (successive halving)" in markdown
+    assert "| method | policy | 1 epoch | 3 epochs |" in markdown
     assert "the 1-epoch ranking and the 3-epoch one: too few to compare" in markdown
     page = build_report(study).read_text(encoding="utf-8")
     assert "Rungs (successive halving)" in page and "too few to compare" in page

@@ -18,8 +18,9 @@ from xrayssl.errors import XraySSLError
 
 DEMO_OPS = ["gaussian_blur", "flip", "rotation", "chessboard", "random_erasing"]
 
-# Presets of the pretraining/probe budget. "default" (12 policy trials + 3 floors, Grad-CAM,
-# report) took 18.6 minutes on a 2-core CPU that another job shared; "tiny" is a smoke run of a
+# Presets of the pretraining/probe budget. "default" before halving (12 policy trials of 15
+# epochs + 3 floors, Grad-CAM, report) took 18.6 minutes on a 2-core CPU that another job
+# shared; with halving it runs 32 policy trials (228 epochs in all); "tiny" is a smoke run of a
 # few minutes; "long"
 # trains long enough for the encoders to learn more than the pipeline's shape.
 # resnet_tiny (16-128 channels) is what makes a dozen trials fit a laptop CPU: resnet18 costs

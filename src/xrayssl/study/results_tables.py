@@ -12,7 +12,7 @@ from xrayssl.runs.results_files import ResultsFiles
 from xrayssl.study.answer import REFERENCES, Answer, Counts, Difference, Selected
 from xrayssl.study.comparisons import ALPHA, significant
 from xrayssl.study.results import StudyResults
-from xrayssl.study.rung_results import RungCell
+from xrayssl.study.rung_results import RungCell, epochs_label
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -218,7 +218,7 @@ def rungs_markdown(results: StudyResults) -> list[str]:
            "next rung, · = stopped there.", ""]
     for table in results.rungs:
         rungs = list(table.epochs)
-        out.append(_markdown(["method", "policy", *[f"{table.epochs[r]} epochs" for r in rungs]],
+        out.append(_markdown(["method", "policy", *[epochs_label(table.epochs[r]) for r in rungs]],
                              [[table.method, p.label,
                                *[_rung_cell(table.cells.get(p, {}).get(r)) for r in rungs]]
                               for p in table.policies]))

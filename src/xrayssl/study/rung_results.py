@@ -24,6 +24,11 @@ from xrayssl.study.space import PolicyPair
 MIN_COMMON = 3  # fewer common policies than this: no tau is shown
 
 
+def epochs_label(epochs: int) -> str:
+    """``1 epoch``, ``20 epochs``: a rung's column name."""
+    return f"{epochs} epoch{'s' if epochs != 1 else ''}"
+
+
 class RungRun(Protocol):
     """What a rung table reads of a run (``results.RunResult`` has it)."""
 

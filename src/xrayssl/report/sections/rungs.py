@@ -9,7 +9,7 @@ from __future__ import annotations
 from xrayssl.data.cache import PreparedCache
 from xrayssl.report.page import Cell, Section, Table
 from xrayssl.study.results import StudyResults
-from xrayssl.study.rung_results import MethodRungTable, RungCell
+from xrayssl.study.rung_results import MethodRungTable, RungCell, epochs_label
 
 
 def _cell(cell: RungCell | None) -> Cell:
@@ -25,7 +25,7 @@ def rung_table(table: MethodRungTable) -> Table:
     rows = [[Cell(table.method), Cell(policy.label),
              *[_cell(table.cells.get(policy, {}).get(rung)) for rung in rungs]]
             for policy in table.policies]
-    return Table(["method", "policy", *[f"{table.epochs[r]} epochs" for r in rungs]], rows,
+    return Table(["method", "policy", *[epochs_label(table.epochs[r]) for r in rungs]], rows,
                  sortable=True)
 
 
