@@ -23,7 +23,13 @@ from study.test_resume_and_workers import (
 from xrayssl.config.study import HalvingSettings, StudyConfig
 from xrayssl.study.halving import KeyState, kept, survivors, walk
 from xrayssl.study.plan import grid_points, halving_rungs
-from xrayssl.study.runner import StudyRunner, TrialContext, TrialOutcome, default_storage_url
+from xrayssl.study.runner import (
+    Pruned,
+    StudyRunner,
+    TrialContext,
+    TrialOutcome,
+    default_storage_url,
+)
 from xrayssl.study.space import GridPoint, PolicyPair
 
 SIX = ["identity", "crop", "flip", "rotation", "crop+flip", "crop+rotation"]
@@ -267,3 +273,20 @@ def test_the_planned_total_is_known_before_any_trial(make_config: MakeConfig) ->
     runner = StudyRunner(config, make_fake_trial(Path("/dev/null")), progress=None)
     summary = runner.summary()
     assert summary.remaining == 6 + 3 + 2 * 2 and summary.rung == "rung 1/3 (1 epoch)"
+
+
+def test_a_pruned_trial_ends_its_rung_and_is_not_promoted(make_config: MakeConfig) -> None:
+    config = halving_config(make_config, rungs=[1, 2], keep=0.5)
+    values = dict(zip(SIX, [0.60, 0.70, 0.65, 0.90, 0.80, 0.50], strict=True))
+    log: list[GridPoint] = []
+    scored = planted(values, log)
+
+    def pruning(ctx: TrialContext) -> TrialOutcome:
+        if ctx.point.policy.view1 == "rotation" and ctx.point.epochs == 1:
+            log.append(ctx.point)
+            raise Pruned("planted prune")
+        return scored(ctx)
+
+    summary = StudyRunner(config, pruning, progress=None).run()
+    assert ran(log, 2) == {"crop+flip", "crop", "flip"}
+    assert summary.pruned == 1 and summary.remaining == 0
