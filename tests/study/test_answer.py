@@ -81,7 +81,8 @@ def block(labels: np.ndarray, probs: np.ndarray, cuts: list[float],
 class Planted:
     """A study folder and the predictions behind it, for direct computation."""
 
-    def __init__(self, root: Path, *, parts: bool = True, poison: bool = False) -> None:
+    def __init__(self, root: Path, *, parts: bool = True, poison: bool = False,
+                 seeds: tuple[int, ...] = SEEDS) -> None:
         rng = np.random.default_rng(0)
         self.y_val = rng.integers(0, 2, N_VAL)
         self.y_test = rng.integers(0, 2, N_TEST)
@@ -98,7 +99,7 @@ class Planted:
         self.cuts: dict[str, list[list[float]]] = {}
         self.folders: dict[str, list[str]] = {}
         for policy, signal in SIGNAL.items():
-            for seed in SEEDS:
+            for seed in seeds:
                 self.write(f"t-{policy}-s{seed}", policy,
                            RunIdentity(kind="trial", method="simclr", policy=policy, seed=seed),
                            halves(N_VAL, signal["val"]), halves(N_TEST, signal["test"]), rng,
@@ -257,3 +258,21 @@ def test_poisoned_test_labels_change_only_test_figures(tmp_path: Path) -> None:
             b.method, b.body_part, b.policy, b.seeds, b.val_value, b.top_set, b.val)
         # Flipped labels turn each AUROC into 1 - AUROC: the test figures move, and only they.
         assert a.test_value + b.test_value == pytest.approx(1.0)
+
+
+def test_a_policy_with_one_seed_still_answers(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, seeds=(4,))
+    answer = write_results(planted.study, n_boot=N_BOOT).answer
+    assert answer is not None
+    chosen = row(answer, None)
+    assert chosen.policy == "crop+flip" and chosen.seeds == [4]
+    assert chosen.seeds_text == "1 seed (4) x 2 label subsets"
+    mask = planted.part_mask(N_TEST, None)
+    assert chosen.test_value == pytest.approx(planted.mean_auroc("crop+flip", "test", mask))
+    probs, cuts = planted.stack("crop+flip", mask)
+    interval = seed_interval(planted.y_test, probs, np.asarray(planted.test_split.clusters),
+                             n_boot=N_BOOT, seed=0, thresholds=cuts)
+    assert (chosen.test_lo, chosen.test_hi) == pytest.approx((interval.lo, interval.hi))
+    assert set(chosen.versus) == {"base", "raw", "random", "supervised"}
+    markdown = (planted.study / "results" / "results.md").read_text()
+    assert "with one seed it carries patients and subsets only" in markdown
