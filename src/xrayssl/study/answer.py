@@ -411,9 +411,11 @@ def _floors(ctx: _Context) -> tuple[dict[str, TestBlocks], list[Floor]]:
     return read, shown
 
 
-RECORDED = ("the objective is {level}-level and the pooled figures need image-level "
-            "predictions: the selected policy is the best mean over seeds of its recorded val "
+RECORDED = ("{why}: the selected policy is the best mean over seeds of its recorded val "
             "values, and its recorded test value is shown without top set or differences")
+STUDY_LEVEL = "the objective is study-level and the pooled figures need image-level predictions"
+NO_PREDICTIONS = "some runs hold no val predictions on the study's val images"
+
 OLD_PARTS = ("the run files do not record each image's body part (written before xrayssl "
              "recorded it): per-body-part rows show the recorded test value of the policy best "
              "on that part's val images (mean over seeds), without top set or differences; "
@@ -429,7 +431,7 @@ def _method_rows(ctx: _Context, units: dict[str, PolicySeeds], val: HeldOutSplit
     pooled = {p: s for p, s in stacks.items() if s is not None}
     rows: list[Selected | None] = []
     if results.level != "image" or len(pooled) != len(stacks) or not n_val:
-        why = RECORDED.format(level=results.level)
+        why = RECORDED.format(why=STUDY_LEVEL if results.level != "image" else NO_PREDICTIONS)
         if why not in ctx.notes:
             ctx.notes.append(why)
         rows.append(_select_recorded(ctx, units, None, why))
