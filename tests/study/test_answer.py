@@ -23,7 +23,7 @@ from xrayssl.runs.metrics_file import (
     Scores,
     SplitScores,
 )
-from xrayssl.study.answer import OLD_PARTS, Answer, Selected
+from xrayssl.study.answer import OLD_PARTS, STUDY_LEVEL, Answer, Selected
 from xrayssl.study.results import write_results
 
 N_VAL, N_TEST = 240, 200  # two images per patient; first half elbow, second half wrist
@@ -42,6 +42,7 @@ SIGNAL = {
     "crop+rot": {"val": (0.2, 0.2), "test": (2.5, 2.5)},
 }
 FLOOR_SIGNAL = {"raw": 0.4, "random": 0.1, "supervised": 0.9}
+STUDY_OFFSET = 0.01
 
 
 def halves(n: int, values: tuple[float, float]) -> np.ndarray:
@@ -73,7 +74,13 @@ def block(labels: np.ndarray, probs: np.ndarray, cuts: list[float],
                                         threshold=cuts))
 
     half = np.arange(len(labels)) < len(labels) // 2
-    return SplitScores(overall=group(np.ones(len(labels), dtype=bool), planted),
+    overall = group(np.ones(len(labels), dtype=bool), planted)
+    assert overall.image is not None
+    image = overall.image.metrics["auroc"].value
+    assert image is not None  # study level: recorded as the image value less STUDY_OFFSET
+    overall.study = Scores(metrics={"auroc": Estimate(value=image - STUDY_OFFSET, lo=0.5,
+                                                      hi=0.99)})
+    return SplitScores(overall=overall,
                        by_body_part={"elbow": group(half), "wrist": group(~half)},
                        predictions=probs.tolist())
 
@@ -82,7 +89,7 @@ class Planted:
     """A study folder and the predictions behind it, for direct computation."""
 
     def __init__(self, root: Path, *, parts: bool = True, poison: bool = False,
-                 seeds: tuple[int, ...] = SEEDS) -> None:
+                 seeds: tuple[int, ...] = SEEDS, level: str = "image") -> None:
         rng = np.random.default_rng(0)
         self.y_val = rng.integers(0, 2, N_VAL)
         self.y_test = rng.integers(0, 2, N_TEST)
@@ -92,7 +99,7 @@ class Planted:
         self.study = root / "study"
         self.study.mkdir(parents=True)
         (self.study / "study.yaml").write_text(yaml.safe_dump(
-            {"objective": {"metric": "auroc", "fraction": 1.0},
+            {"objective": {"metric": "auroc", "fraction": 1.0, "level": level},
              "space": {"kind": "ablation", "base": "crop", "ops": ["flip", "blur", "rot"]}}))
         self.val: dict[str, list[np.ndarray]] = {}
         self.test: dict[str, list[np.ndarray]] = {}
@@ -276,3 +283,17 @@ def test_a_policy_with_one_seed_still_answers(tmp_path: Path) -> None:
     assert set(chosen.versus) == {"base", "raw", "random", "supervised"}
     markdown = (planted.study / "results" / "results.md").read_text()
     assert "with one seed it carries patients and subsets only" in markdown
+
+
+def test_study_level_objective_answers_from_recorded_values(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, level="study")
+    answer = write_results(planted.study, n_boot=N_BOOT).answer
+    assert answer is not None
+    chosen = row(answer, None)
+    everything = planted.part_mask(N_TEST, None)
+    assert chosen.policy == "crop+flip" and chosen.versus == {} and chosen.top_set == []
+    assert chosen.test_value == pytest.approx(
+        planted.mean_auroc("crop+flip", "test", everything) - STUDY_OFFSET)
+    assert any(STUDY_LEVEL in note for note in answer.notes)
+    assert set(answer.read_on_test) <= {f for name in ("crop+flip", *FLOOR_SIGNAL)
+                                        for f in planted.folders[name]}

@@ -31,7 +31,7 @@ import numpy as np
 from xrayssl.evaluate.table import compact_p
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.runs.folder import read_run
-from xrayssl.runs.metrics_file import HeldOutSplit
+from xrayssl.runs.metrics_file import HeldOutSplit, Level
 from xrayssl.study.policy_seeds import (
     PolicySeeds,
     Stack,
@@ -225,10 +225,10 @@ def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
     return Difference(out.delta, out.lo, out.hi, out.p_value)
 
 
-def _recorded(blocks: TestBlocks, metric: str, level: str,
+def _recorded(blocks: TestBlocks, metric: str, level: Level,
               part: str | None) -> tuple[float, float, float]:
     """The test value the run files recorded: one seed's with its CI, several seeds' mean."""
-    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]  # type: ignore[arg-type]
+    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]
     if len(values) == 1:
         return values[0]
     return float(np.mean([v[0] for v in values])), math.nan, math.nan
@@ -236,7 +236,7 @@ def _recorded(blocks: TestBlocks, metric: str, level: str,
 
 def _recorded_row(ctx: _Context, unit: PolicySeeds, blocks: TestBlocks, part: str | None,
                   val_value: float, note: str) -> Selected:
-    level = ctx.results.level
+    level = ctx.results.objective.level
     main = _recorded(blocks, ctx.metric, level, part)
     other = _recorded(blocks, ctx.other, level, part)
     if note not in ctx.notes:
@@ -406,7 +406,7 @@ def _floors(ctx: _Context) -> tuple[dict[str, TestBlocks], list[Floor]]:
             assert blocks.labels is not None and blocks.clusters is not None
             value = _interval(ctx, ctx.metric, blocks.labels, blocks.clusters, blocks.stack)
         else:
-            value = _recorded(blocks, ctx.metric, ctx.results.level, None)
+            value = _recorded(blocks, ctx.metric, ctx.results.objective.level, None)
         shown.append(Floor(kind, *value, seeds=len(unit.runs)))
     return read, shown
 
