@@ -214,7 +214,10 @@ def _interval(ctx: _Context, metric: str, y: np.ndarray, clusters: np.ndarray,
               mine: Stack) -> tuple[float, float, float]:
     out = seed_interval(y, mine.probs, clusters, metric=metric, n_boot=ctx.n_boot,
                         seed=ctx.seed, thresholds=mine.thresholds)
-    return out.value, out.lo, out.hi
+    # Widened seed deviations (adjusted residuals) can carry a draw past the metric's range
+    # (an AUROC of 1.02); the bounds are clipped to it, as clipping every draw would do.
+    low = -1.0 if metric == "kappa" else 0.0
+    return out.value, float(np.clip(out.lo, low, 1.0)), float(np.clip(out.hi, low, 1.0))
 
 
 def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
