@@ -162,3 +162,23 @@ def test_runs_are_found_two_levels_down_and_named_by_their_files(tmp_path: Path)
     record = read_run(study / "t1", study)
     assert record.name == "t1" and record.config is not None
     assert record.config.policy == "crop+flip" and record.metrics.run.kind == "trial"
+
+
+def test_rung_and_epochs_round_trip_and_files_without_them_still_read(tmp_path: Path) -> None:
+    run = small_run()
+    run.run.rung, run.run.epochs = 2, 20
+    run.write(tmp_path / "metrics.json")
+    back = RunMetrics.read(tmp_path / "metrics.json")
+    assert (back.run.rung, back.run.epochs) == (2, 20) and back == run
+    data = json.loads((tmp_path / "metrics.json").read_text())
+    del data["run"]["rung"]  # a file from before successive halving
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert RunMetrics.read(tmp_path / "old.json").run.rung is None
+
+    config = TrialConfig(study="s", key="k|e20", method="simclr", policy="crop", seed=1,
+                         rung=2, epochs=20)
+    config.write(tmp_path / "config.yaml")
+    assert TrialConfig.read(tmp_path / "config.yaml") == config
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["rung"] == 2
+    plain = TrialConfig(study="s", key="k", method="simclr", policy="crop")
+    assert (plain.rung, plain.epochs) == (None, None)

@@ -84,3 +84,26 @@ def test_an_unprepared_source_is_counted_and_timed_on_random_images(tmp_path: Pa
     assert plan.timings["simclr"].steps_per_trial == 2 * (20 // 8)  # train images only
     assert "random images of 32 px" in plan.render()
     assert not config.study_dir.exists() and not (tmp_path / "src" / "cache").exists()
+
+
+def test_plan_of_a_halving_study_counts_every_rung_and_the_epochs_it_saves(
+        tmp_path: Path, runs_dir: Path) -> None:
+    config = StudyConfig.model_validate({
+        **tiny_config(tmp_path, runs_dir).model_dump(),
+        "space": {"kind": "list", "policies": ["crop", "crop+flip", "flip", "identity"]},
+        "halving": {"rungs": [1, 2, 4], "keep": 0.5, "min_keep": 1, "final_seeds": [0, 1],
+                    "keep_base": False}})
+    plan = make_plan(config)
+    # Per method: 4 policies x 1 epoch, 2 x 2 epochs, 1 x 4 epochs x 2 final seeds.
+    assert [t.point.epochs for t in plan.trials] == [1] * 8
+    assert plan.left() == 2 * (4 + 2 + 2)
+    assert plan.halving is not None
+    assert plan.halving.epochs_with == 2 * (4 * 1 + 2 * 2 + 1 * 4 * 2)
+    assert plan.halving.epochs_all_final == 2 * 4 * 4 * 2
+    assert plan.halving.epochs_one_seed == 2 * 4 * 3
+    per_epoch = [t.seconds_per_step * (t.steps_per_trial or 0) / t.epochs
+                 for t in plan.timings.values()]
+    assert plan.remaining_seconds() == pytest.approx(sum(per_epoch) * 16)  # epochs per method
+    text = plan.render()
+    assert "pretraining epochs: 32 with halving; 64 without it" in text
+    assert "simclr: on rung 1/3" in text and "16 trials left" in text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -168,6 +169,46 @@ class ReportSettings(StrictModel):
     )
 
 
+class HalvingSettings(StrictModel):
+    """Successive halving over policies (``xrayssl.study.halving``).
+
+    Every policy of a method pretrains ``rungs[0]`` epochs with the study's ``seeds``; when a
+    rung has ended, the best ``max(min_keep, ceil(keep * n))`` of its ``n`` policies (val
+    objective, mean over seeds) pretrain again from scratch for the next rung's epochs, and
+    the last rung runs every finalist with ``final_seeds``. ``keep: 1`` runs every policy at
+    every rung, which measures how well the short budget predicts the long one.
+    """
+
+    rungs: list[int] = Field(min_length=2, description="pretraining epochs of each rung")
+    keep: float = Field(default=0.5, gt=0, le=1, description="share that goes on (ceil)")
+    min_keep: int = Field(default=2, ge=1, description="never fewer finalists per method")
+    final_seeds: list[int] = Field(
+        default_factory=lambda: [0, 1, 2], min_length=1,
+        description="pretraining seeds of every policy at the last rung",
+    )
+    keep_base: bool = Field(
+        default=True,
+        description="the base policy goes on to every rung as the reference of the paired "
+                    "differences, besides the best (it takes no place of theirs)",
+    )
+
+    @field_validator("rungs")
+    @classmethod
+    def _increasing(cls, rungs: list[int]) -> list[int]:
+        if any(epochs < 1 for epochs in rungs):
+            raise ValueError(f"halving.rungs are pretraining epochs, each at least 1: {rungs}")
+        if any(b <= a for a, b in pairwise(rungs)):
+            raise ValueError(f"halving.rungs must be strictly increasing epochs: {rungs}")
+        return rungs
+
+    @field_validator("final_seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"halving.final_seeds has repeats: {seeds}")
+        return seeds
+
+
 class StudyConfig(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     runs_dir: Path = Path("runs")
@@ -189,6 +230,9 @@ class StudyConfig(StrictModel):
     objective: ObjectiveSettings = Field(default_factory=ObjectiveSettings)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    halving: HalvingSettings | None = Field(
+        default=None, description="successive halving over policies (off when absent)"
+    )
 
     @model_validator(mode="after")
     def no_reserved_keys(self) -> StudyConfig:
@@ -206,6 +250,12 @@ class StudyConfig(StrictModel):
             raise ValueError(f"methods has repeats: {self.methods}")
         if len(set(self.baselines)) != len(self.baselines):
             raise ValueError(f"baselines has repeats: {self.baselines}")
+        if self.halving is not None and self.space.kind == "search":
+            raise ValueError(
+                "halving works on a grid of policies; space.kind 'search' proposes its own "
+                "trials (TPE): remove halving, or use a grid space (list, subsets, ablation, "
+                "pairwise)"
+            )
         return self
 
     @property
@@ -215,9 +265,9 @@ class StudyConfig(StrictModel):
     def fingerprint(self) -> str:
         """Hash of what makes two trials with the same key comparable.
 
-        Methods, seeds, baselines and the policy space are left out on purpose: widening them
-        (the demo's ``--full``) extends a study instead of starting over, reusing finished
-        trials.
+        Methods, seeds, baselines, the policy space and halving are left out on purpose:
+        widening them (the demo's ``--full``, another ``halving.keep``) extends a study
+        instead of starting over, reusing finished trials.
         """
         settled = self.model_dump(
             mode="json", include={"data", "pretrain", "probe", "objective"}

@@ -25,9 +25,11 @@ reader, only new values in the fields that are already there:
   subset/seed) and, per split name, the scores (``SplitScores``: overall and per body part, at
   image and study level, with CIs, plus the raw predictions for paired tests).
   ``RunMetrics.estimate(metric, fraction, level, split=...)`` reads one number.
-- ``run.epochs`` records the pretraining epochs behind the numbers, so a successive-halving rung
-  is a RunMetrics of the same trial with fewer epochs (write it beside the final one, e.g.
-  ``rungs/<epochs>/metrics.json``, which the study's folder search does not descend into).
+- ``run.epochs`` records the pretraining epochs behind the numbers and ``run.rung`` the
+  successive-halving rung (0 first; None without halving). Each rung of a policy is a trial
+  of its own, in its own folder (``<method>_<policy>_s<seed>_e<epochs>_<hash>``), pretrained
+  from scratch for that rung's epochs; ``config.yaml`` carries the same ``rung`` and
+  ``epochs``.
 
 To extend: add an optional field (with a default) to the model in ``metrics_file.py``; old
 files still validate. A change that old files cannot satisfy bumps ``FORMAT`` and teaches

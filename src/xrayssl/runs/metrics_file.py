@@ -146,6 +146,7 @@ class RunIdentity(RunPart):
     baseline: str | None = None  # raw | random | imagenet | supervised | imagenet-linear
     key: str | None = None  # the study's key of the grid point
     epochs: int | None = None  # pretraining epochs behind the numbers
+    rung: int | None = None  # successive halving: the rung of the trial (0 first)
     label: str | None = None  # row name in tables (``xrayssl probe --label``)
 
 

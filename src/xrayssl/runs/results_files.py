@@ -36,6 +36,7 @@ class ResultsFiles:
     pairwise: Rows  # the view-1 op x view-2 op grid
     label_efficiency: Rows  # the objective at every label fraction
     markdown: str  # results.md: all of the above, best policies first
+    rungs: Rows = field(default_factory=list)  # halving: policy x rung val values, promoted
     answer: Rows = field(default_factory=list)  # per method and body part: selected on val
 
     def write(self, study_dir: Path) -> Path:
@@ -43,5 +44,7 @@ class ResultsFiles:
         for name in ("answer", "ranked", "by_body_part", "op_effects", "pairwise",
                      "label_efficiency"):
             atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
+        if self.rungs:  # only a halving study has rungs
+            atomic_write_text(out / "rungs.csv", csv_text(self.rungs))
         atomic_write_text(out / "results.md", self.markdown)
         return out

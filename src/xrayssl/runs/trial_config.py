@@ -29,6 +29,9 @@ class TrialConfig(BaseModel):
     policy: str  # view 1 spec
     policy_b: str | None = None  # view 2 spec of a two-view trial
     seed: int = 0
+    # Successive halving: the rung (0 first) and its pretraining epochs; None without halving.
+    rung: int | None = None
+    epochs: int | None = None
     baseline: str | None = None  # raw / random / supervised: a floor's trial (no pretraining)
     pretrain: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)

@@ -4,6 +4,9 @@ The trials of the config, which of them the study's storage already holds (read 
 SQLite file is opened read-only and no table is created), and a time estimate from a few
 pretraining steps measured now, on the study's cache (or on random images of the study's size
 when the cache is not prepared yet) with the study's encoder, method, policy and batch size.
+A halving study lists the trials of the rungs decided so far, counts those of the later rungs
+by the halving rule, and says how many pretraining epochs the study spends with halving and
+without it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from xrayssl.config.study import StudyConfig
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.study.floors import floor_kind
-from xrayssl.study.plan import KEY, grid_points
+from xrayssl.study.halving import MethodRungs
+from xrayssl.study.plan import KEY, grid_points, halving_rungs, policy_pairs
 from xrayssl.study.progress import format_seconds
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 from xrayssl.study.storage import (
@@ -62,12 +66,70 @@ class StepTiming:
     steps_per_trial: int | None  # None when the training set is not known yet
     batch: int
     image_size: int
+    epochs: int = 1  # of a trial at the study's pretrain.epochs
 
     @property
     def trial_seconds(self) -> float | None:
         if self.steps_per_trial is None:
             return None
         return self.seconds_per_step * self.steps_per_trial
+
+    def seconds_for(self, epochs: int | None) -> float | None:
+        """Pretraining seconds of a trial of ``epochs`` (None: the study's epochs)."""
+        seconds = self.trial_seconds
+        if seconds is None or epochs is None:
+            return seconds
+        return seconds * epochs / self.epochs
+
+
+@dataclass
+class HalvingOutlook:
+    """The rungs of a halving study as far as decided, and its pretraining epochs."""
+
+    rungs: list[MethodRungs]
+    epochs_with: int  # every rung's trials x their epochs (later rungs by the rule)
+    epochs_all_final: int  # every policy at the last rung's epochs with the final seeds
+    epochs_one_seed: int  # every policy at pretrain.epochs with the study's seeds (no halving)
+    pretrain_epochs: int
+
+    def pending(self, method: str) -> list[tuple[int, int]]:
+        """(epochs, trials) of the rungs of ``method`` not decided yet."""
+        rungs = next(m for m in self.rungs if m.method == method).rungs
+        return [(r.epochs, r.planned_trials) for r in rungs if not r.decided]
+
+    def render(self, config: StudyConfig) -> list[str]:
+        assert config.halving is not None
+        halving = config.halving
+        lines = [f"halving: rungs of {halving.rungs} epochs, keep {halving.keep:g} "
+                 f"(at least {halving.min_keep}), final seeds {halving.final_seeds}"
+                 + (", the base policy carried to every rung" if halving.keep_base else "")]
+        for method in self.rungs:
+            lines.append(f"  {method.method}: on rung {method.current.index + 1}/"
+                         f"{len(method.rungs)}; " + "; ".join(
+                             f"{r.epochs} epochs: {r.planned} policies x {len(r.seeds)} seed(s)"
+                             + ("" if r.decided else " (by the rule)") for r in method.rungs))
+        share = self.epochs_with / self.epochs_all_final if self.epochs_all_final else 0.0
+        lines.append(
+            f"pretraining epochs: {self.epochs_with} with halving; {self.epochs_all_final} "
+            f"without it (every policy at {halving.rungs[-1]} epochs with the final seeds, "
+            f"{share:.0%} spent); {self.epochs_one_seed} for one run of everything at "
+            f"pretrain.epochs = {self.pretrain_epochs} with seeds {config.seeds}")
+        return lines
+
+
+def halving_outlook(config: StudyConfig, rungs: list[MethodRungs]) -> HalvingOutlook:
+    assert config.halving is not None
+    from xrayssl.study.trial import pretrain_config
+
+    n = len(policy_pairs(config))
+    methods = len(config.methods)
+    with_halving = sum(r.planned_trials * r.epochs for m in rungs for r in m.rungs)
+    first = GridPoint(config.methods[0], policy_pairs(config)[0], config.seeds[0])
+    epochs = pretrain_config(config, first, progress=False).epochs
+    return HalvingOutlook(
+        rungs=rungs, epochs_with=with_halving,
+        epochs_all_final=n * methods * config.halving.rungs[-1] * len(config.halving.final_seeds),
+        epochs_one_seed=n * methods * epochs * len(config.seeds), pretrain_epochs=epochs)
 
 
 @dataclass
@@ -80,6 +142,7 @@ class StudyPlan:
     images: str  # what the timed steps ran on
     workers: int
     notes: list[str]
+    halving: HalvingOutlook | None = None
 
     def to_run(self) -> list[PlannedTrial]:
         return [t for t in self.trials if t.state in ("to run", "failed")]
@@ -96,10 +159,23 @@ class StudyPlan:
             if floor_kind(trial.point) is not None:
                 continue
             timing = self.timings.get(trial.point.method)
-            if timing is None or timing.trial_seconds is None:
+            seconds = None if timing is None else timing.seconds_for(trial.point.epochs)
+            if seconds is None:
                 return None
-            total += timing.trial_seconds
+            total += seconds
+        if self.halving is not None:
+            for method, timing in self.timings.items():
+                for epochs, trials in self.halving.pending(method):  # later rungs, by the rule
+                    total += (timing.seconds_for(epochs) or 0.0) * trials
         return total / self.workers
+
+    def left(self) -> int:
+        """Trials left to run (a halving study's later rungs counted by the rule)."""
+        if self.search_left is not None:
+            return self.search_left
+        rungs = self.halving.rungs if self.halving is not None else []
+        pending = sum(r.planned_trials for m in rungs for r in m.rungs if not r.decided)
+        return len(self.to_run()) + pending
 
     def render(self) -> str:
         config = self.config
@@ -117,9 +193,12 @@ class StudyPlan:
             for trial in self.trials:
                 value = f" ({config.objective.metric} {trial.value:.3f})" if (
                     trial.value is not None) else ""
+                epochs = "" if trial.point.epochs is None else f", {trial.point.epochs} epochs"
                 lines.append(f"  {trial.state:<8} {trial.point.method:<8} "
                              f"{trial.point.policy.label:<{width}}  seed {trial.point.seed}"
-                             f"{value}")
+                             f"{epochs}{value}")
+        if self.halving is not None:
+            lines += self.halving.render(config)
         if self.timings:
             lines.append(f"measured now ({TIMED_STEPS} steps each, {self.images}):")
         for timing in self.timings.values():
@@ -129,7 +208,7 @@ class StudyPlan:
             lines.append(f"  {timing.method}: {timing.seconds_per_step:.2f} s per step of "
                          f"{timing.batch} images at {timing.image_size} px{per_trial}")
         remaining = self.remaining_seconds()
-        left = self.search_left if self.search_left is not None else len(self.to_run())
+        left = self.left()
         if remaining is not None and left:
             lines.append(f"estimate: about {format_seconds(remaining)} for the {left} trials "
                          f"left on {self.workers} worker(s) (pretraining only; the kNN monitor, "
@@ -260,7 +339,7 @@ def time_steps(config: StudyConfig, point: GridPoint, cache: PreparedCache | Non
     return StepTiming(
         method=point.method, seconds_per_step=elapsed / steps,
         steps_per_trial=None if per_epoch is None else per_epoch * settings.epochs,
-        batch=len(images), image_size=image_size,
+        batch=len(images), image_size=image_size, epochs=settings.epochs,
     )
 
 
@@ -281,7 +360,7 @@ def make_plan(config: StudyConfig, *, storage_url: str | None = None, workers: i
         timed = [GridPoint(m, PolicyPair(compose(config.space.base)), config.seeds[0])
                  for m in config.methods]
     else:
-        planned = plan_trials(grid_points(config), trials)
+        planned = plan_trials(grid_points(config, trials), trials)
         left = [t.point for t in planned if t.state in ("to run", "failed")]
         first = left or [t.point for t in planned]
         timed = [next(p for p in first if p.method == m) for m in config.methods
@@ -300,6 +379,8 @@ def make_plan(config: StudyConfig, *, storage_url: str | None = None, workers: i
                      "any is skipped as unreadable)")
     timings = {point.method: time_steps(config, point, cache, n_source=n_source)
                for point in timed} if timing else {}
+    outlook = (halving_outlook(config, halving_rungs(config, trials))
+               if config.halving is not None else None)
     return StudyPlan(config=config, storage=redact_url(url), trials=planned,
-                     search_left=search_left,
-                     timings=timings, images=images, workers=workers, notes=notes)
+                     search_left=search_left, timings=timings, images=images,
+                     workers=workers, notes=notes, halving=outlook)

@@ -12,7 +12,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.floors import is_floor_trial
-from xrayssl.study.plan import KEY, error_failures
+from xrayssl.study.halving import MethodRungs
+from xrayssl.study.plan import KEY, error_failures, halving_rungs
 from xrayssl.study.search import search_budget_left
 from xrayssl.study.space import GridPoint
 
@@ -25,6 +26,7 @@ class RunSummary:
     remaining: int
     ran_here: int
     best: tuple[str, float] | None
+    rung: str | None = None  # a halving study: which rung each method is on
 
 
 def format_seconds(seconds: float) -> str:
@@ -107,6 +109,12 @@ def summarize(
     else:
         finished = done_keys | pruned_keys | set(failed)
         remaining = len([p for p in points if p.key not in finished])
+    rung = None
+    if config.halving is not None:
+        rungs = halving_rungs(config, trials, failures_since)
+        # The rungs not decided yet count by the rule, so the total is known from the start.
+        remaining += sum(r.planned_trials for m in rungs for r in m.rungs if not r.decided)
+        rung = rung_text(rungs)
     return RunSummary(
         complete=len(done_keys),
         failed=failed,
@@ -114,7 +122,24 @@ def summarize(
         remaining=remaining,
         ran_here=ran_here,
         best=best_trial(complete),
+        rung=rung,
     )
+
+
+def rung_text(rungs: Sequence[MethodRungs]) -> str:
+    """``rung 2/3 (10 epochs)``, or per method when the methods are on different rungs."""
+    if not rungs:
+        return ""
+    total = len(rungs[0].rungs)
+
+    def where(index: int, epochs: int) -> str:
+        return f"{index + 1}/{total} ({epochs} epoch{'s' if epochs != 1 else ''})"
+
+    on = {(m.current.index, m.current.epochs) for m in rungs}
+    if len(on) == 1:
+        return "rung " + where(*on.pop())
+    return "rung " + ", ".join(f"{m.method} {where(m.current.index, m.current.epochs)}"
+                               for m in rungs)
 
 
 def eta(trials: Sequence[FrozenTrial], remaining: int) -> str:
@@ -139,9 +164,10 @@ def status_line(
         else "best: none yet"
     )
     total = summary.complete + summary.pruned + summary.remaining + len(summary.failed)
+    rung = f" | {summary.rung}" if summary.rung else ""
     return (
         f"[{config.name}] {summary.complete + summary.pruned}/{total} done, "
-        f"{summary.remaining} to go | {format_seconds(elapsed)} elapsed, "
+        f"{summary.remaining} to go{rung} | {format_seconds(elapsed)} elapsed, "
         f"ETA {eta(trials, summary.remaining)} | {best}"
     )
 
@@ -153,6 +179,8 @@ def summary_line(config: StudyConfig, summary: RunSummary, elapsed: float) -> st
         f"{summary.remaining} remaining",
         f"{summary.ran_here} run by this worker in {format_seconds(elapsed)}",
     ]
+    if summary.rung:
+        parts.insert(1, f"on {summary.rung}")
     if summary.failed:
         parts.append(
             f"{len(summary.failed)} failed (see {config.study_dir}; --retry-failed to retry)"

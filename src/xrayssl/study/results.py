@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xrayssl.config.base import validate
-from xrayssl.config.study import ObjectiveSettings, ReportSettings
+from xrayssl.config.study import HalvingSettings, ObjectiveSettings, ReportSettings, SpaceSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
 from xrayssl.runs.metrics_file import (
@@ -47,6 +47,7 @@ from xrayssl.study.effects import (
     pairwise_grid,
 )
 from xrayssl.study.localization import GradcamSummary, read_gradcam
+from xrayssl.study.rung_results import MethodRungTable, rung_tables
 from xrayssl.study.space import IDENTITY, PolicyPair, compose
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class RunResult:
     probs: np.ndarray | None  # (S, N_val) at the objective fraction
     cache: str | None = None  # the prepared cache the run was evaluated on
     test_key: tuple[int, ...] = ()
+    rung: int | None = None  # successive halving: the trial's rung (0 first), else None
+    epochs: int | None = None  # pretraining epochs of the run
     thresholds: list[float] | None = None  # (S,) each fit's val-chosen decision threshold
     vs_best: dict[str, float] = field(default_factory=dict)
     vs_baseline: dict[str, float] = field(default_factory=dict)
@@ -131,6 +134,8 @@ class StudyResults:
     pairwise: list[PairwiseCell] = field(default_factory=list)
     gradcam: GradcamSummary | None = None
     answer: Answer | None = None  # the selected runs on test (``study.answer``)
+    # Successive halving: every rung's values per method (``trials`` holds the last rung).
+    rungs: list[MethodRungTable] = field(default_factory=list)
 
     @property
     def metric(self) -> str:
@@ -257,6 +262,7 @@ def run_result(record: RunRecord, objective: ObjectiveSettings) -> RunResult | N
         image=estimates("image"), study=estimates("study"), by_part=by_part,
         by_fraction=dict(sorted(by_fraction.items())), probs=probs, cache=metrics.data.cache,
         test_key=tuple(held_out.indices or ()) if held_out is not None else (),
+        rung=run.rung, epochs=run.epochs,
         thresholds=fit_thresholds(scores),
     )
 
@@ -283,6 +289,47 @@ def read_study_config(study_dir: Path, notes: list[str]) -> tuple[dict[str, Any]
     except XraySSLError as err:
         notes.append(f"{err}; it is left out")
         return None, text
+
+
+def halving_rungs(trials: list[RunResult], settings: dict[str, Any], where: str,
+                  notes: list[str]) -> list[MethodRungTable]:
+    """Every rung's table, with the study's halving settings and its space's policy order."""
+    if not any(t.rung is not None for t in trials):
+        return []
+    halving = None
+    if settings.get("halving"):
+        halving = validate(HalvingSettings, settings["halving"], f"{where} halving")
+    else:
+        notes.append("the trials carry halving rungs but study.yaml has no halving settings: "
+                     "which policies went on is not shown")
+    space: list[PolicyPair] = []
+    if settings.get("space"):
+        from xrayssl.study.plan import space_policies
+
+        try:
+            space = space_policies(SpaceSettings.model_validate(settings["space"]))
+        except ValueError:  # an unreadable space only loses the order; the rungs still read
+            notes.append(f"{where}: the space does not read; rung tables in folder order")
+    base = str((settings.get("space") or {}).get("base", ""))
+    return rung_tables(trials, halving, space, base)
+
+
+def last_rungs(trials: list[RunResult], notes: list[str]) -> list[RunResult]:
+    """The trials the ranking reads: each halving method's last rung reached (a finished study:
+    the final rung); a method without rungs keeps all of its trials."""
+    last: dict[str, RunResult] = {}
+    for trial in trials:
+        if trial.rung is not None and (trial.method not in last or
+                                       trial.rung > (last[trial.method].rung or 0)):
+            last[trial.method] = trial
+    if not last:
+        return trials
+    kept = [t for t in trials if t.method not in last or t.rung == last[t.method].rung]
+    earlier = len(trials) - len(kept)
+    notes.append(f"successive halving: the ranking reads each method's last rung reached "
+                 f"({', '.join(f'{m} at {t.epochs} epochs' for m, t in last.items())}); "
+                 f"{earlier} trial(s) of earlier rungs are in the rungs table only")
+    return kept
 
 
 def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
@@ -335,11 +382,14 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
             f"({', '.join(legacy[:3])}{', ...' if len(legacy) > 3 else ''}): they are ranked on "
             "their test split, which is selection on test; run the study again in a fresh "
             "runs_dir to select on val")
+    rungs = halving_rungs(trials, settings, where, notes)
+    trials = last_rungs(trials, notes)
     results = StudyResults(
         study_dir=study_dir, name=str(settings.get("name") or study_dir.name),
         objective=objective, report=report, trials=trials, baselines=baselines,
         labels=labels, clusters=clusters, base=str(space.get("base", "")),
         ops=list(space.get("ops") or []), config=config, config_text=config_text, notes=notes,
+        rungs=rungs,
     )
     if trials:
         compare(results, n_boot, seed)

@@ -12,6 +12,7 @@ from xrayssl.runs.results_files import ResultsFiles
 from xrayssl.study.answer import REFERENCES, Answer, Counts, Difference, Selected
 from xrayssl.study.comparisons import ALPHA, significant
 from xrayssl.study.results import StudyResults
+from xrayssl.study.rung_results import RungCell
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -171,6 +172,7 @@ def render_markdown(results: StudyResults) -> str:
         out.append(_markdown(["baseline", f"{metric} [95% CI]", f"{other} [95% CI]"], [
             [f"{t.view1} (baseline)", _ci(t.value, t.lo, t.hi),
              _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.baselines]))
+    out += rungs_markdown(results)
     parts = results.best_per_body_part()
     if parts:
         out += ["", "## Best policy per body part", ""]
@@ -185,6 +187,43 @@ def render_markdown(results: StudyResults) -> str:
     if results.notes:
         out += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]
     return "\n".join(out) + "\n"
+
+
+def rung_rows(results: StudyResults) -> list[dict[str, Any]]:
+    """rungs.csv: one row per method, policy and rung reached."""
+    rows = []
+    for table in results.rungs:
+        for policy in table.policies:
+            for rung, cell in table.cells.get(policy, {}).items():
+                rows.append({
+                    "method": table.method, "policy": policy.label, "rung": rung,
+                    "epochs": table.epochs[rung], "seeds": cell.seeds,
+                    f"val_{results.metric}": _fmt(cell.value, 4),
+                    "promoted": "" if cell.promoted is None else str(cell.promoted).lower()})
+    return rows
+
+
+def _rung_cell(cell: RungCell | None) -> str:
+    if cell is None:
+        return "–"
+    return _fmt(cell.value) + {True: " ↑", False: " ·", None: ""}[cell.promoted]
+
+
+def rungs_markdown(results: StudyResults) -> list[str]:
+    """The rungs table (val value per rung, promoted or not) and Kendall's tau between rungs."""
+    if not results.rungs:
+        return []
+    out = ["", "## Rungs (successive halving)", "",
+           f"Val {results.metric} per rung (mean over the rung's seeds); ↑ = promoted to the "
+           "next rung, · = stopped there.", ""]
+    for table in results.rungs:
+        rungs = list(table.epochs)
+        out.append(_markdown(["method", "policy", *[f"{table.epochs[r]} epochs" for r in rungs]],
+                             [[table.method, p.label,
+                               *[_rung_cell(table.cells.get(p, {}).get(r)) for r in rungs]]
+                              for p in table.policies]))
+        out += [""] + [f"- {tau.sentence}." for tau in table.taus] + [""]
+    return out
 
 
 def results_files(results: StudyResults) -> ResultsFiles:
@@ -204,5 +243,6 @@ def results_files(results: StudyResults) -> ResultsFiles:
              results.metric: _fmt(e.value, 4)}
             for t in results.ranked() for f, e in t.by_fraction.items()],
         markdown=render_markdown(results),
+        rungs=rung_rows(results),
         answer=answer_rows(results.answer),
     )

@@ -3,7 +3,9 @@
 One worker's loop, in ``StudyRunner.run``: reap the trials of dead workers
 (:mod:`.workers`), enqueue the wanted keys that have no live trial (:mod:`.plan`,
 :mod:`.claims`), claim one, or ask TPE for one in a search study (:mod:`.search`), run it,
-repeat; :mod:`.progress` says how far it got. The storage and the study in it are
+repeat; :mod:`.progress` says how far it got. A halving study's wanted keys grow as its
+rungs end (:mod:`.halving`): the loop recomputes them from the trials it reloads, so one
+worker or many walk up the rungs. The storage and the study in it are
 :mod:`.storage`.
 
 - Finished trials are never redone; a trial whose worker died is marked FAIL and its key
@@ -109,13 +111,15 @@ class StudyRunner:
     def enqueue_missing(self, trials: Sequence[FrozenTrial] | None = None) -> int:
         """Enqueue every wanted key without a live trial; returns how many were added."""
         trials = self.trials() if trials is None else trials
+        self.points = grid_points(self.config, trials, self.failures_since)
         return claims.enqueue_missing(self.shared, self.points, trials, self.failures_since)
 
     def summary(
         self, trials: Sequence[FrozenTrial] | None = None, ran_here: int = 0
     ) -> RunSummary:
         trials = self.trials() if trials is None else trials
-        return summarize(self.config, self.points, trials, self.failures_since, ran_here)
+        points = grid_points(self.config, trials, self.failures_since)
+        return summarize(self.config, points, trials, self.failures_since, ran_here)
 
     def run(self, n_trials: int | None = None) -> RunSummary:
         """Work until the study is finished (or this worker ran ``n_trials``)."""

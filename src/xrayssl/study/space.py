@@ -47,44 +47,57 @@ def op_names(spec: str) -> frozenset[str] | None:
 
 @dataclass(frozen=True, order=True)
 class GridPoint:
-    """One trial of a grid study: a method pretrained with a policy from one seed."""
+    """One trial of a grid study: a method pretrained with a policy from one seed.
+
+    ``epochs`` is set by successive halving (the rung's pretraining epochs); it joins the key
+    and the folder name only when set, so studies without halving keep theirs."""
 
     method: str
     policy: PolicyPair
     seed: int
+    epochs: int | None = None
 
     @property
     def key(self) -> str:
         """Stable identity of the trial: equal keys are the same experiment."""
         view2 = "=" if self.policy.view2 is None else self.policy.view2
-        return f"{self.method}|{self.policy.view1}|{view2}|{self.seed}"
+        key = f"{self.method}|{self.policy.view1}|{view2}|{self.seed}"
+        return key if self.epochs is None else f"{key}|e{self.epochs}"
 
     @property
     def slug(self) -> str:
         """Folder name of the trial: readable, filesystem-safe and unique through a hash."""
         readable = f"{self.method}_{self.policy.label}_s{self.seed}"
+        if self.epochs is not None:
+            readable += f"_e{self.epochs}"
         readable = re.sub(r"[^A-Za-z0-9+=._-]+", "-", readable.replace(" | ", "__"))[:80]
         digest = hashlib.sha1(self.key.encode("utf-8")).hexdigest()[:8]
         return f"{readable}_{digest}"
 
     def as_attrs(self) -> dict[str, str | int | None]:
-        return {
+        attrs: dict[str, str | int | None] = {
             "method": self.method,
             "view1": self.policy.view1,
             "view2": self.policy.view2,
             "seed": self.seed,
         }
+        if self.epochs is not None:
+            attrs["epochs"] = self.epochs
+        return attrs
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, object]) -> GridPoint:
         view2 = attrs.get("view2")
-        seed = attrs["seed"]
+        seed, epochs = attrs["seed"], attrs.get("epochs")
         if not isinstance(seed, int | str):
             raise TypeError(f"seed attribute must be an int, got {seed!r}")
+        if epochs is not None and not isinstance(epochs, int | str):
+            raise TypeError(f"epochs attribute must be an int, got {epochs!r}")
         return cls(
             method=str(attrs["method"]),
             policy=PolicyPair(str(attrs["view1"]), None if view2 is None else str(view2)),
             seed=int(seed),
+            epochs=None if epochs is None else int(epochs),
         )
 
 

@@ -34,6 +34,7 @@ from xrayssl.runs.folder import PROBE_FILE
 from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
 from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig
 from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
+from xrayssl.study.halving import rung_of
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 
@@ -82,6 +83,8 @@ def pretrain_config(config: StudyConfig, point: GridPoint, progress: bool) -> Pr
         "seed": point.seed,
         "resume": True,  # a re-run trial continues from its own checkpoints
     }
+    if point.epochs is not None:  # a halving rung: its own epochs, its own schedule
+        fields["epochs"] = point.epochs
     return validate(PretrainConfig, fields, f"study {config.name}: pretrain")
 
 
@@ -188,9 +191,11 @@ class PipelineTrial:
             return self._outcome(metrics)
         pretrain = pretrain_config(self.config, ctx.point, self.progress)
         probe = probe_config(self.config)
+        rung = rung_of(self.config, ctx.point)
         trial = TrialConfig(
             study=self.config.name, key=ctx.point.key, method=ctx.point.method,
             policy=ctx.point.policy.view1, policy_b=ctx.point.policy.view2, seed=ctx.point.seed,
+            rung=rung, epochs=ctx.point.epochs,
             pretrain=pretrain.model_dump(mode="json"), probe=probe.model_dump(mode="json"),
             objective=self.config.objective.model_dump(mode="json"),
         )
@@ -206,7 +211,7 @@ class PipelineTrial:
                    "trial": folder.name, "encoder": str(folder / ENCODER_FILE)},
             run=RunIdentity(kind="trial", method=trial.method, policy=trial.policy,
                             policy_b=trial.policy_b, seed=trial.seed, key=trial.key,
-                            epochs=pretrain.epochs),
+                            epochs=pretrain.epochs, rung=rung),
         )
         metrics.write(metrics_path)
         return self._outcome(metrics)

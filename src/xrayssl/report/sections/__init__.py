@@ -18,6 +18,7 @@ from xrayssl.report.sections.gradcam import gradcam_section
 from xrayssl.report.sections.overview import overview_section
 from xrayssl.report.sections.ranking import results_section
 from xrayssl.report.sections.reproduce import reproduction_section
+from xrayssl.report.sections.rungs import rungs_section
 from xrayssl.study.results import StudyResults
 
 SectionBuilder = Callable[[StudyResults, PreparedCache | None], Section | None]
@@ -28,6 +29,7 @@ SECTIONS: list[SectionBuilder] = [
     dataset_section,
     augmentation_section,
     results_section,
+    rungs_section,
     effect_section,
     pairwise_section,
     efficiency_section,
