@@ -101,6 +101,10 @@ def test_evaluate_encoder_beats_chance_and_reports_every_level(make_cache, tmp_p
     assert auroc.value > 0.8 and auroc.lo <= auroc.value <= auroc.hi
     assert full.overall.study is not None  # two images per study
     assert set(full.by_body_part) == {"elbow", "wrist", "hand"}
+    for held in result.splits.values():  # each held-out image's body part, in column order
+        assert held.indices is not None and held.image_parts is not None
+        assert held.image_parts == [cache.records[i].body_part for i in held.indices]
+        assert len(set(held.image_parts)) > 1
     half = result.fractions["0.5"]
     assert len(half.fits) == 2 and len(half.scores["test"].seed_spread["auroc"].values) == 2
     assert (tmp_path / "probe.json").is_file()

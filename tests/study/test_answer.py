@@ -23,7 +23,7 @@ from xrayssl.runs.metrics_file import (
     Scores,
     SplitScores,
 )
-from xrayssl.study.answer import OLD_PARTS, Answer, Selected
+from xrayssl.study.answer import OLD_PARTS, STUDY_LEVEL, Answer, Selected
 from xrayssl.study.results import write_results
 
 N_VAL, N_TEST = 240, 200  # two images per patient; first half elbow, second half wrist
@@ -42,6 +42,7 @@ SIGNAL = {
     "crop+rot": {"val": (0.2, 0.2), "test": (2.5, 2.5)},
 }
 FLOOR_SIGNAL = {"raw": 0.4, "random": 0.1, "supervised": 0.9}
+STUDY_OFFSET = 0.01
 
 
 def halves(n: int, values: tuple[float, float]) -> np.ndarray:
@@ -73,7 +74,13 @@ def block(labels: np.ndarray, probs: np.ndarray, cuts: list[float],
                                         threshold=cuts))
 
     half = np.arange(len(labels)) < len(labels) // 2
-    return SplitScores(overall=group(np.ones(len(labels), dtype=bool), planted),
+    overall = group(np.ones(len(labels), dtype=bool), planted)
+    assert overall.image is not None
+    image = overall.image.metrics["auroc"].value
+    assert image is not None  # study level: recorded as the image value less STUDY_OFFSET
+    overall.study = Scores(metrics={"auroc": Estimate(value=image - STUDY_OFFSET, lo=0.5,
+                                                      hi=0.99)})
+    return SplitScores(overall=overall,
                        by_body_part={"elbow": group(half), "wrist": group(~half)},
                        predictions=probs.tolist())
 
@@ -81,7 +88,8 @@ def block(labels: np.ndarray, probs: np.ndarray, cuts: list[float],
 class Planted:
     """A study folder and the predictions behind it, for direct computation."""
 
-    def __init__(self, root: Path, *, parts: bool = True, poison: bool = False) -> None:
+    def __init__(self, root: Path, *, parts: bool = True, poison: bool = False,
+                 seeds: tuple[int, ...] = SEEDS, level: str = "image") -> None:
         rng = np.random.default_rng(0)
         self.y_val = rng.integers(0, 2, N_VAL)
         self.y_test = rng.integers(0, 2, N_TEST)
@@ -91,14 +99,14 @@ class Planted:
         self.study = root / "study"
         self.study.mkdir(parents=True)
         (self.study / "study.yaml").write_text(yaml.safe_dump(
-            {"objective": {"metric": "auroc", "fraction": 1.0},
+            {"objective": {"metric": "auroc", "fraction": 1.0, "level": level},
              "space": {"kind": "ablation", "base": "crop", "ops": ["flip", "blur", "rot"]}}))
         self.val: dict[str, list[np.ndarray]] = {}
         self.test: dict[str, list[np.ndarray]] = {}
         self.cuts: dict[str, list[list[float]]] = {}
         self.folders: dict[str, list[str]] = {}
         for policy, signal in SIGNAL.items():
-            for seed in SEEDS:
+            for seed in seeds:
                 self.write(f"t-{policy}-s{seed}", policy,
                            RunIdentity(kind="trial", method="simclr", policy=policy, seed=seed),
                            halves(N_VAL, signal["val"]), halves(N_TEST, signal["test"]), rng,
@@ -257,3 +265,35 @@ def test_poisoned_test_labels_change_only_test_figures(tmp_path: Path) -> None:
             b.method, b.body_part, b.policy, b.seeds, b.val_value, b.top_set, b.val)
         # Flipped labels turn each AUROC into 1 - AUROC: the test figures move, and only they.
         assert a.test_value + b.test_value == pytest.approx(1.0)
+
+
+def test_a_policy_with_one_seed_still_answers(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, seeds=(4,))
+    answer = write_results(planted.study, n_boot=N_BOOT).answer
+    assert answer is not None
+    chosen = row(answer, None)
+    assert chosen.policy == "crop+flip" and chosen.seeds == [4]
+    assert chosen.seeds_text == "1 seed (4) x 2 label subsets"
+    mask = planted.part_mask(N_TEST, None)
+    assert chosen.test_value == pytest.approx(planted.mean_auroc("crop+flip", "test", mask))
+    probs, cuts = planted.stack("crop+flip", mask)
+    interval = seed_interval(planted.y_test, probs, np.asarray(planted.test_split.clusters),
+                             n_boot=N_BOOT, seed=0, thresholds=cuts)
+    assert (chosen.test_lo, chosen.test_hi) == pytest.approx((interval.lo, interval.hi))
+    assert set(chosen.versus) == {"base", "raw", "random", "supervised"}
+    markdown = (planted.study / "results" / "results.md").read_text()
+    assert "with one seed it carries patients and subsets only" in markdown
+
+
+def test_study_level_objective_answers_from_recorded_values(tmp_path: Path) -> None:
+    planted = Planted(tmp_path, level="study")
+    answer = write_results(planted.study, n_boot=N_BOOT).answer
+    assert answer is not None
+    chosen = row(answer, None)
+    everything = planted.part_mask(N_TEST, None)
+    assert chosen.policy == "crop+flip" and chosen.versus == {} and chosen.top_set == []
+    assert chosen.test_value == pytest.approx(
+        planted.mean_auroc("crop+flip", "test", everything) - STUDY_OFFSET)
+    assert any(STUDY_LEVEL in note for note in answer.notes)
+    assert set(answer.read_on_test) <= {f for name in ("crop+flip", *FLOOR_SIGNAL)
+                                        for f in planted.folders[name]}

@@ -31,7 +31,7 @@ import numpy as np
 from xrayssl.evaluate.table import compact_p
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.runs.folder import read_run
-from xrayssl.runs.metrics_file import HeldOutSplit
+from xrayssl.runs.metrics_file import HeldOutSplit, Level
 from xrayssl.study.policy_seeds import (
     PolicySeeds,
     Stack,
@@ -214,7 +214,10 @@ def _interval(ctx: _Context, metric: str, y: np.ndarray, clusters: np.ndarray,
               mine: Stack) -> tuple[float, float, float]:
     out = seed_interval(y, mine.probs, clusters, metric=metric, n_boot=ctx.n_boot,
                         seed=ctx.seed, thresholds=mine.thresholds)
-    return out.value, out.lo, out.hi
+    # Widened seed deviations (adjusted residuals) can carry a draw past the metric's range
+    # (an AUROC of 1.02); the bounds are clipped to it, as clipping every draw would do.
+    low = -1.0 if metric == "kappa" else 0.0
+    return out.value, float(np.clip(out.lo, low, 1.0)), float(np.clip(out.hi, low, 1.0))
 
 
 def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
@@ -225,10 +228,10 @@ def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
     return Difference(out.delta, out.lo, out.hi, out.p_value)
 
 
-def _recorded(blocks: TestBlocks, metric: str, level: str,
+def _recorded(blocks: TestBlocks, metric: str, level: Level,
               part: str | None) -> tuple[float, float, float]:
     """The test value the run files recorded: one seed's with its CI, several seeds' mean."""
-    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]  # type: ignore[arg-type]
+    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]
     if len(values) == 1:
         return values[0]
     return float(np.mean([v[0] for v in values])), math.nan, math.nan
@@ -236,7 +239,7 @@ def _recorded(blocks: TestBlocks, metric: str, level: str,
 
 def _recorded_row(ctx: _Context, unit: PolicySeeds, blocks: TestBlocks, part: str | None,
                   val_value: float, note: str) -> Selected:
-    level = ctx.results.level
+    level = ctx.results.objective.level
     main = _recorded(blocks, ctx.metric, level, part)
     other = _recorded(blocks, ctx.other, level, part)
     if note not in ctx.notes:
@@ -406,14 +409,16 @@ def _floors(ctx: _Context) -> tuple[dict[str, TestBlocks], list[Floor]]:
             assert blocks.labels is not None and blocks.clusters is not None
             value = _interval(ctx, ctx.metric, blocks.labels, blocks.clusters, blocks.stack)
         else:
-            value = _recorded(blocks, ctx.metric, ctx.results.level, None)
+            value = _recorded(blocks, ctx.metric, ctx.results.objective.level, None)
         shown.append(Floor(kind, *value, seeds=len(unit.runs)))
     return read, shown
 
 
-RECORDED = ("the objective is {level}-level and the pooled figures need image-level "
-            "predictions: the selected policy is the best mean over seeds of its recorded val "
+RECORDED = ("{why}: the selected policy is the best mean over seeds of its recorded val "
             "values, and its recorded test value is shown without top set or differences")
+STUDY_LEVEL = "the objective is study-level and the pooled figures need image-level predictions"
+NO_PREDICTIONS = "some runs hold no val predictions on the study's val images"
+
 OLD_PARTS = ("the run files do not record each image's body part (written before xrayssl "
              "recorded it): per-body-part rows show the recorded test value of the policy best "
              "on that part's val images (mean over seeds), without top set or differences; "
@@ -429,7 +434,7 @@ def _method_rows(ctx: _Context, units: dict[str, PolicySeeds], val: HeldOutSplit
     pooled = {p: s for p, s in stacks.items() if s is not None}
     rows: list[Selected | None] = []
     if results.level != "image" or len(pooled) != len(stacks) or not n_val:
-        why = RECORDED.format(level=results.level)
+        why = RECORDED.format(why=STUDY_LEVEL if results.level != "image" else NO_PREDICTIONS)
         if why not in ctx.notes:
             ctx.notes.append(why)
         rows.append(_select_recorded(ctx, units, None, why))
