@@ -18,22 +18,22 @@ from xrayssl.errors import XraySSLError
 
 DEMO_OPS = ["gaussian_blur", "flip", "rotation", "chessboard", "random_erasing"]
 
-# Presets of the pretraining/probe budget. "default" before halving (12 policy trials of 15
-# epochs + 3 floors, Grad-CAM, report) took 18.6 minutes on a 2-core CPU that another job
-# shared; with halving it runs 32 policy trials (228 epochs in all); "tiny" is a smoke run of a
-# few minutes; "long"
-# trains long enough for the encoders to learn more than the pipeline's shape.
-# resnet_tiny (16-128 channels) is what makes a dozen trials fit a laptop CPU: resnet18 costs
+# Presets of the pretraining/probe budget. "default" runs every policy at 2 epochs, the better
+# half and the crop-only base at 4, the two best and the base at 8 epochs with three seeds each,
+# then the 3 floors (supervised for as many epochs as the last rung), Grad-CAM and the report;
+# "tiny" is a smoke run of a few minutes; "long" trains long enough for the encoders to learn
+# more than the pipeline's shape.
+# resnet_tiny (16-128 channels) is what makes dozens of trials fit a laptop CPU: resnet18 costs
 # about four times as much per step at 64 px. Lesions are drawn at the "easy" end so they
 # survive the 64 px images.
 BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"patients": 140, "epochs": 1, "size": 48, "encoder": "resnet_tiny",
              "batch_size": 64, "lr": 2e-3,
              "halving": {"rungs": [1, 2], "keep": 0.25, "min_keep": 2, "final_seeds": [0, 1]}},
-    "default": {"patients": 420, "epochs": 15, "size": 64, "encoder": "resnet_tiny",
+    "default": {"patients": 420, "epochs": 8, "size": 64, "encoder": "resnet_tiny",
                 "batch_size": 128, "lr": 2e-3,
-                "halving": {"rungs": [3, 6, 12], "keep": 0.5, "min_keep": 2,
-                            "final_seeds": [0, 1]}},
+                "halving": {"rungs": [2, 4, 8], "keep": 0.5, "min_keep": 2,
+                            "final_seeds": [0, 1, 2]}},
     "long": {"patients": 840, "epochs": 30, "size": 96, "encoder": "resnet18",
              "batch_size": 128, "lr": 1e-3,
              "halving": {"rungs": [5, 10, 30], "keep": 0.5, "min_keep": 2,
@@ -41,9 +41,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 }
 # Halving: every policy first at the shortest rung, the better half on to the next, the
 # finalists (and the crop-only base, the answer's reference) at the last rung with several
-# seeds. ``xrayssl study plan configs/demo.yaml`` counts the default's pretraining epochs: 228
-# with halving (two final seeds), 288 for every policy at 12 epochs with both seeds, 180 for
-# one seed of every policy at 15 epochs as before halving.
+# seeds. ``xrayssl study plan configs/demo.yaml`` counts the default's pretraining epochs.
 
 
 def demo_settings(budget: str = "default", full: bool = False) -> dict[str, Any]:
