@@ -219,7 +219,7 @@ def test_selected_policy_is_pooled_over_its_seeds(tmp_path: Path) -> None:
         for hidden in (HIDDEN.value, HIDDEN.lo, HIDDEN.hi):
             assert hidden is not None and f"{hidden:.3f}" not in page
     assert f"{overall.test_value:.4f}" in csv and "wrist" in csv
-    assert markdown.index("## Answer") < markdown.index("## Best policy per method")
+    assert markdown.index("## Answer") < markdown.index("## Policy ranking on val per method")
     assert html.index('<section id="answer">') < html.index('<section id="results">')
 
 

@@ -54,9 +54,10 @@ def test_results_rank_compare_and_measure_op_effects(tmp_path: Path) -> None:
     blur = next(t for t in results.trials if t.view1 == "crop+blur")
     assert blur.vs_baseline["p_holm"] > 0.05  # the same predictions up to noise
     assert blur.vs_best["delta"] < 0 and blur.vs_best["p_holm"] < 0.05
-    rows = list(csv.DictReader((study / "results" / "ranked.csv").open()))
+    rows = list(csv.DictReader((study / "results" / "ranking.csv").open()))
     assert rows[0]["policy"] == "crop+flip"
-    assert rows[0]["vs_baseline_significant"] == "true"
+    runs = {r["policy"]: r for r in csv.DictReader((study / "results" / "runs.csv").open())}
+    assert runs["crop+flip"]["vs_baseline_significant"] == "true"
     effects = {(r["method"], r["op"]): float(r["mean_change"])
                for r in csv.DictReader((study / "results" / "op_effects.csv").open())}
     assert effects[("simclr", "flip")] > 0.2 and abs(effects[("simclr", "blur")]) < 0.05

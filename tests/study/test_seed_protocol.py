@@ -133,7 +133,7 @@ def test_scaled_down_seed_study_runs_per_dataset_with_its_tables(
         assert run_cli(monkeypatch, "study", "results", str(runs / study)) == 0
         tables = capsys.readouterr().out
         assert "auroc" in tables.lower()
-        ranked = read_csv(runs / study / "results" / "ranked.csv")
+        ranked = read_csv(runs / study / "results" / "ranking.csv")
         assert len(ranked) == 1
         body = read_csv(runs / study / "results" / "by_body_part.csv")
         columns = set(body[0]) - {"method", "policy", "seed"}
@@ -172,6 +172,6 @@ def test_scaled_down_seed_study_whole_grid(
     assert code == 0, capsys.readouterr().err
     for study in ("seed-mura", "seed-aihub"):
         assert run_cli(monkeypatch, "study", "results", str(tmp_path / "runs" / study)) == 0
-        ranked = read_csv(tmp_path / "runs" / study / "results" / "ranked.csv")
+        ranked = read_csv(tmp_path / "runs" / study / "results" / "ranking.csv")
         assert len(ranked) == 16  # 8 policies x SimCLR, BYOL
         assert {row["method"] for row in ranked} == {"simclr", "byol"}

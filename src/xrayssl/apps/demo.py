@@ -99,6 +99,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
     """Run (or continue) the demo; returns the report's path."""
     from xrayssl.report.html import render_report
     from xrayssl.study.gradcam import explain_study
+    from xrayssl.study.policy_ranking import selection_lines
     from xrayssl.study.results import write_results
     from xrayssl.study.runner import StudyRunner
     from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
@@ -128,8 +129,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
     if config.report.gradcam:
         explain_study(results, cache)
     report = render_report(results)
-    for method, trial in results.best_per_method().items():
-        say(f"[demo] best for {method}: {trial.policy} "
-            f"({results.metric.upper()} {trial.value:.3f} [{trial.lo:.3f}, {trial.hi:.3f}])")
+    for line in selection_lines(results):  # the answer's policy over its seeds, not one run
+        say(f"[demo] {line}")
     say(f"[demo] finished in {time.monotonic() - started:.0f} s")
     return report

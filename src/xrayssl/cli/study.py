@@ -150,12 +150,16 @@ def results_command(
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
     from xrayssl.runs.results_files import RESULTS_DIR
+    from xrayssl.study.policy_ranking import selection_lines
     from xrayssl.study.results import write_results
     from xrayssl.study.results_tables import render_markdown
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))
-    typer.echo(f"written: {study / RESULTS_DIR}/ (ranked.csv, results.md, ...)", err=True)
+    for line in selection_lines(results):  # the answer's policy over its seeds, not one run
+        typer.echo(line)
+    typer.echo(f"written: {study / RESULTS_DIR}/ (answer.csv, ranking.csv, runs.csv, "
+               "results.md, ...)", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -30,20 +30,24 @@ def csv_text(rows: Rows) -> str:
 
 @dataclass
 class ResultsFiles:
-    ranked: Rows  # every run: objective and second metric with CIs, paired differences
+    runs: Rows  # every run (one per seed) by method, policy, seed: values, Δ to the base
+    ranking: Rows  # every policy of each method over its seeds on val, best first
     by_body_part: Rows  # the objective per body part for every run
     op_effects: Rows  # mean change of the objective when an op is added
     pairwise: Rows  # the view-1 op x view-2 op grid
     label_efficiency: Rows  # the objective at every label fraction
-    markdown: str  # results.md: all of the above, best policies first
+    markdown: str  # results.md: the answer, the ranking, then the rest
     rungs: Rows = field(default_factory=list)  # halving: policy x rung val values, promoted
     answer: Rows = field(default_factory=list)  # per method and body part: selected on val
 
     def write(self, study_dir: Path) -> Path:
         out = Path(study_dir) / RESULTS_DIR
-        for name in ("answer", "ranked", "by_body_part", "op_effects", "pairwise",
+        for name in ("answer", "ranking", "runs", "by_body_part", "op_effects", "pairwise",
                      "label_efficiency"):
             atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
+        # Older versions ranked single runs there (a lucky seed first); it would outlive the
+        # rebuild and contradict ranking.csv.
+        (out / "ranked.csv").unlink(missing_ok=True)
         if self.rungs:  # only a halving study has rungs
             atomic_write_text(out / "rungs.csv", csv_text(self.rungs))
         atomic_write_text(out / "results.md", self.markdown)

@@ -91,6 +91,7 @@ class Selected:
     is_base: bool = False  # the selected policy is the method's base policy
     versus: dict[str, Difference] = field(default_factory=dict)  # REFERENCES -> difference
     top_set: list[tuple[str, float]] = field(default_factory=list)  # (policy, P(best)) on val
+    ranking: Ranking | None = None  # the val ranking it was selected from (every policy)
     val: Counts | None = None  # the images it was selected on
     test: Counts | None = None  # the images it is reported on
     note: str | None = None  # why differences or CIs are missing
@@ -357,10 +358,11 @@ def _select(ctx: _Context, units: dict[str, PolicySeeds], stacks: dict[str, Stac
                                  f"without differences, since {why}")
         recorded.val, recorded.is_base = val, is_base
         recorded.top_set = [(r.name, r.p_best) for r in ranking.rows if r.in_top_set]
+        recorded.ranking = ranking
         return recorded
     row = _pooled_row(ctx, chosen, blocks, part, ranking, val, references)
     if row is not None:
-        row.is_base = is_base
+        row.is_base, row.ranking = is_base, ranking
     return row
 
 

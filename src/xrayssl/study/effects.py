@@ -1,5 +1,5 @@
-"""What a study's trials say about its ops: the per-op effect, the pairwise (view 1 op x view 2
-op) grid, and the best trial per body part."""
+"""What a study's trials say about its ops: the per-op effect and the pairwise (view 1 op x view 2
+op) grid. (The policy selected per body part is the answer's, over its seeds.)"""
 
 from __future__ import annotations
 
@@ -97,20 +97,3 @@ def pairwise_grid(trials: Sequence[RunResult], ops: Sequence[str], base: str) ->
         if cell[0] != cell[1] and trial.view2 != compose(base):
             cells[(trial.method, cell[1], cell[0])].append(trial.value)
     return [PairwiseCell(m, a, b, float(np.mean(v))) for (m, a, b), v in sorted(cells.items())]
-
-
-def best_per_body_part(trials: Sequence[RunResult]) -> dict[str, RunResult]:
-    """The trial with the highest objective on each body part; ``trials`` best first, so a tie
-    goes to the better trial overall."""
-    best: dict[str, RunResult] = {}
-    for trial in trials:
-        for part, estimate in trial.by_part.items():
-            value = math.nan if estimate.value is None else estimate.value
-            if math.isfinite(value) and (part not in best or value > _part(best[part], part)):
-                best[part] = trial
-    return dict(sorted(best.items()))
-
-
-def _part(trial: RunResult, part: str) -> float:
-    value = trial.by_part[part].value
-    return math.nan if value is None else value

@@ -2,8 +2,9 @@
 
 ``collect(study_dir)`` reads every run folder (trials at depth 1, ``baselines/<kind>`` at
 depth 2) through ``xrayssl.runs`` and derives everything a reader of the study wants into one
-typed ``StudyResults``: the ranking, paired tests, per-op effects, the pairwise grid, label
-efficiency, the best policy per body part and the Grad-CAM localization summary. Both
+typed ``StudyResults``: the runs, paired tests, per-op effects, the pairwise grid, label
+efficiency, the answer (the policy selected per method and body part over its seeds, whose val
+ranking ``policy_ranking`` shows) and the Grad-CAM localization summary. Both
 ``xrayssl study results`` (tables in ``runs/<study>/results/``, see ``results_tables``) and the
 HTML report render that object; neither derives anything of its own.
 
@@ -42,7 +43,6 @@ from xrayssl.study.comparisons import holm
 from xrayssl.study.effects import (
     OpEffect,
     PairwiseCell,
-    best_per_body_part,
     op_effects,
     pairwise_grid,
 )
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULTS_DIR", "RunResult", "StudyResults", "collect", "holm", "write_results"]
 
 STUDY_FILE = "study.yaml"
-SELECT = "val"  # the split every ranking, difference and per-part winner is read on
+SELECT = "val"  # the split every ranking, difference and selection is read on
 
 
 def _value(estimate: Estimate | None) -> tuple[float, float, float]:
@@ -167,8 +167,11 @@ class StudyResults:
                 best.setdefault(trial.method, trial)
         return best
 
-    def best_per_body_part(self) -> dict[str, RunResult]:
-        return best_per_body_part(self.ranked())
+    def by_policy(self) -> list[RunResult]:
+        """Every trial, one row per pretraining seed, ordered by method, policy and seed (not
+        by value: a single seed is no ranking; ``policy_ranking`` ranks policies)."""
+        return sorted(self.trials, key=lambda t: (t.method, t.policy, t.seed is None,
+                                                  t.seed or 0, t.folder))
 
     def label_efficiency(self) -> list[RunResult]:
         """Runs measured at two or more label fractions: the best ``report.efficiency_trials``

@@ -11,6 +11,7 @@ from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
 from xrayssl.study.answer import REFERENCES, Answer, Counts, Difference, Selected
 from xrayssl.study.comparisons import ALPHA, significant
+from xrayssl.study.policy_ranking import PolicyRank, policy_rankings, unpooled_notes
 from xrayssl.study.results import StudyResults
 from xrayssl.study.rung_results import RungCell, epochs_label
 
@@ -45,24 +46,81 @@ def _value(estimate: Estimate | None) -> float | None:
     return None if estimate is None else estimate.value
 
 
-def ranked_rows(results: StudyResults) -> list[dict[str, Any]]:
+def run_rows(results: StudyResults) -> list[dict[str, Any]]:
+    """``runs.csv``: one row per trial and pretraining seed, by method, policy and seed."""
     rows = []
-    for rank, t in enumerate(results.ranked(), start=1):
+    for t in results.by_policy():
         row: dict[str, Any] = {
-            "rank": rank, "method": t.method, "policy": t.policy, "seed": t.seed,
+            "method": t.method, "policy": t.policy, "seed": t.seed,
             results.metric: _fmt(t.value, 4), f"{results.metric}_lo": _fmt(t.lo, 4),
             f"{results.metric}_hi": _fmt(t.hi, 4),
             t.other: _fmt(t.other_value, 4), f"{t.other}_lo": _fmt(t.other_lo, 4),
             f"{t.other}_hi": _fmt(t.other_hi, 4),
         }
-        for slot in ("vs_best", "vs_baseline"):
-            block = getattr(t, slot)
-            row[f"{slot}_delta"] = _fmt(block.get("delta", math.nan), 4)
-            row[f"{slot}_p_holm"] = _fmt(block.get("p_holm", math.nan), 4)
-            row[f"{slot}_significant"] = "" if not block else str(significant(block)).lower()
+        block = t.vs_baseline  # the base policy at the same seed
+        row["vs_baseline_delta"] = _fmt(block.get("delta", math.nan), 4)
+        row["vs_baseline_p_holm"] = _fmt(block.get("p_holm", math.nan), 4)
+        row["vs_baseline_significant"] = "" if not block else str(significant(block)).lower()
         row["folder"] = t.folder
         rows.append(row)
     return rows
+
+
+def ranking_rows(results: StudyResults) -> list[dict[str, Any]]:
+    """``ranking.csv``: every policy of each method over its seeds on val, best first."""
+    rows = []
+    metric = results.metric
+    for ranking in policy_rankings(results):
+        for rank, r in enumerate(ranking.rows, start=1):
+            d = r.vs_best
+            rows.append({
+                "method": ranking.method, "rank": rank, "policy": r.policy, "seeds": r.seeds,
+                f"val_{metric}": _fmt(r.value, 4), f"val_{metric}_lo": _fmt(r.lo, 4),
+                f"val_{metric}_hi": _fmt(r.hi, 4),
+                "vs_best_delta": _fmt(d.delta if d else None, 4),
+                "vs_best_lo": _fmt(d.lo if d else None, 4),
+                "vs_best_hi": _fmt(d.hi if d else None, 4),
+                "p_holm": _fmt(r.p_holm, 4), "p_best": _fmt(r.p_best, 4),
+                "top_set": "" if r.in_top_set is None else str(r.in_top_set).lower(),
+                "pooled": str(ranking.pooled).lower()})
+    return rows
+
+
+def _gap(r: PolicyRank) -> str:
+    d = r.vs_best
+    return "–" if d is None else f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+
+
+def _top(r: PolicyRank) -> str:
+    return "" if r.in_top_set is None else ("yes" if r.in_top_set else "no")
+
+
+def ranking_markdown(results: StudyResults) -> list[str]:
+    """Every policy of each method on val over its seeds, best first (the answer's ranking)."""
+    rankings = policy_rankings(results)
+    if not rankings:
+        return []
+    metric = results.metric.upper()
+    out = ["## Policy ranking on val per method (seeds pooled)", "", RANKING_METHOD, ""]
+    out.append(_markdown(
+        ["method", "policy", "seeds", f"val {metric} [95% CI]", "Δ vs best [95% CI]",
+         "p (Holm)", "P(best)", "top set"],
+        [[m.method, r.policy, str(r.seeds), _ci(r.value, r.lo, r.hi), _gap(r),
+          "–" if r.p_holm is None else compact_p(r.p_holm),
+          "–" if r.p_best is None else f"{r.p_best:.2f}", _top(r)]
+         for m in rankings for r in m.rows]))
+    out += [f"- {note}" for note in unpooled_notes(rankings)]
+    return [*out, ""]
+
+
+RANKING_METHOD = (
+    "Each policy's value is the mean over its pretraining seeds and label subsets, 95% CI by a "
+    "two-level bootstrap (patients, then seeds, then subsets); the first row of a method is the "
+    "policy the answer selects. Δ vs best: paired on the same val images. p (Holm): the gap "
+    "tested against the gap chance alone opens between the best (picked as the maximum) and "
+    "that policy, Holm-adjusted over the method's policies. P(best): share of bootstrap draws "
+    "in which the policy is highest. Top set: the best and every policy whose p (Holm) >= "
+    f"{ALPHA}.")
 
 
 def _versus(d: Difference | None) -> str:
@@ -155,30 +213,22 @@ def render_markdown(results: StudyResults) -> str:
             f"training labels; {len(results.trials)} finished trials. Differences: paired "
             f"bootstrap on val (patients resampled), Holm-corrected per method; "
             f"* = p < {ALPHA}.", ""]
-    out += ["## Best policy per method", ""]
-    out.append(_markdown(["method", "policy", f"{metric} [95% CI]", "vs baseline"], [
-        [m, t.policy, _ci(t.value, t.lo, t.hi), _diff(t.vs_baseline)]
-        for m, t in results.best_per_method().items()]))
-    out += ["", "## Ranked", ""]
+    out += ranking_markdown(results)
     other = "AUROC" if results.metric == "kappa" else "kappa"
+    out += ["## Runs on val, one row per pretraining seed", "",
+            "Single runs, by method, policy and seed: not a ranking (a policy is ranked over its "
+            "seeds above). Δ vs base: the method's base policy at the same seed.", ""]
     out.append(_markdown(
-        ["rank", "method", "policy", "seed", f"{metric} [95% CI]", f"{other} [95% CI]",
-         "vs best of method", "vs baseline"],
-        [[str(i), t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
-          _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_best), _diff(t.vs_baseline)]
-         for i, t in enumerate(results.ranked(), start=1)]))
+        ["method", "policy", "seed", f"{metric} [95% CI]", f"{other} [95% CI]", "Δ vs base"],
+        [[t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
+          _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_baseline)]
+         for t in results.by_policy()]))
     if results.baselines:
         out += ["", "## Floors (baselines, on val)", ""]
         out.append(_markdown(["baseline", f"{metric} [95% CI]", f"{other} [95% CI]"], [
             [f"{t.view1} (baseline)", _ci(t.value, t.lo, t.hi),
              _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.baselines]))
     out += rungs_markdown(results)
-    parts = results.best_per_body_part()
-    if parts:
-        out += ["", "## Best policy per body part", ""]
-        out.append(_markdown(["body part", "method", "policy", metric],
-                             [[p, t.method, t.policy, _fmt(_value(t.by_part[p]))]
-                              for p, t in parts.items()]))
     if results.op_effects:
         out += ["", "## Per-op effect (mean change when the op is added)", ""]
         out.append(_markdown(["method", "op", f"mean change in {metric}", "pairs"],
@@ -229,11 +279,12 @@ def rungs_markdown(results: StudyResults) -> list[str]:
 def results_files(results: StudyResults) -> ResultsFiles:
     parts = sorted({p for t in results.trials for p in t.by_part})
     return ResultsFiles(
-        ranked=ranked_rows(results),
+        runs=run_rows(results),
+        ranking=ranking_rows(results),
         by_body_part=[
             {"method": t.method, "policy": t.policy, "seed": t.seed,
              **{p: _fmt(_value(t.by_part.get(p)), 4) for p in parts}}
-            for t in results.ranked()],
+            for t in results.by_policy()],
         op_effects=[{"method": e.method, "op": e.op, "mean_change": e.mean_change,
                      "n_pairs": e.n_pairs} for e in results.op_effects],
         pairwise=[{"method": c.method, "view1_op": c.view1_op, "view2_op": c.view2_op,
@@ -241,7 +292,7 @@ def results_files(results: StudyResults) -> ResultsFiles:
         label_efficiency=[
             {"method": t.method, "policy": t.policy, "seed": t.seed, "fraction": f,
              results.metric: _fmt(e.value, 4)}
-            for t in results.ranked() for f, e in t.by_fraction.items()],
+            for t in results.by_policy() for f, e in t.by_fraction.items()],
         markdown=render_markdown(results),
         rungs=rung_rows(results),
         answer=answer_rows(results.answer),

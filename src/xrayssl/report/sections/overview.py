@@ -1,9 +1,11 @@
-"""Overview: what the study holds and the best policy of each method."""
+"""Overview: what the study holds and the policy selected on val for each method, over its
+seeds (the first of the pooled ranking, which the answer selects)."""
 
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.report.page import Cell, Section, Table, value_cell
+from xrayssl.study.policy_ranking import policy_rankings
 from xrayssl.study.results import StudyResults
 
 
@@ -16,11 +18,12 @@ def overview_section(results: StudyResults, cache: PreparedCache | None = None) 
         "probe trained on "
         f"{results.fraction:.0%} of the training labels."
     )
-    best = results.best_per_method()
-    if best:
+    rankings = policy_rankings(results)
+    if rankings:
         section.tables.append(Table(
-            ["method", "best policy", metric.upper()],
-            [[Cell(m), Cell(t.policy), value_cell(t.value, t.lo, t.hi)] for m, t in best.items()],
+            ["method", "selected on val", "seeds", f"val {metric.upper()} (seeds pooled)"],
+            [[Cell(r.method), Cell(r.best.policy), Cell(str(r.best.seeds), r.best.seeds),
+              value_cell(r.best.value, r.best.lo, r.best.hi)] for r in rankings],
         ))
     else:
         section.notes.append("no finished trial with metrics yet")

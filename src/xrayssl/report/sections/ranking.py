@@ -1,5 +1,5 @@
-"""Ranked results: every run best first with its CIs, paired tests and localization scores, and
-the best run per body part."""
+"""The policy ranking on val per method (seeds pooled, the answer's own ranking), then every run
+with its CIs, paired difference to the base policy at the same seed and localization scores."""
 
 from __future__ import annotations
 
@@ -8,47 +8,58 @@ import math
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
 from xrayssl.explain.localization import LocalizationScore
-from xrayssl.report.page import Cell, Section, Table, estimate_cell
+from xrayssl.report.page import Cell, Section, Table, estimate_cell, value_cell
 from xrayssl.study.comparisons import significant
+from xrayssl.study.policy_ranking import (
+    MethodRanking,
+    PolicyRank,
+    policy_rankings,
+    unpooled_notes,
+)
 from xrayssl.study.results import RunResult, StudyResults
+from xrayssl.study.results_tables import RANKING_METHOD
 
 
 def results_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
     metric = results.metric
     section = Section(
-        "results", "Ranked results",
-        "Every run of the study, best first, with bootstrap confidence intervals (patients "
-        "resampled). Δ: paired-bootstrap difference to the best run and to the base policy "
-        "of the same method, * where significant (Holm-corrected p < 0.05). Click a column "
-        "header to sort.",
+        "results", "Policy ranking and runs",
+        RANKING_METHOD + " Below it, every run (one row per pretraining seed, by method, "
+        "policy and seed: single runs are not a ranking) with bootstrap CIs (patients "
+        "resampled); Δ vs base policy: paired-bootstrap difference to the method's base "
+        "policy at the same seed, * where significant (Holm-corrected p < 0.05). Click a "
+        "column header to sort.",
     )
-    runs = results.ranked_runs()
+    runs = [*results.by_policy(), *results.baselines]
     if not runs:
         section.notes.append("no run folder with a metrics.json was found")
         return section
+    rankings = policy_rankings(results)
+    if rankings:
+        section.tables.append(ranking_table(rankings, metric))
+        section.notes.extend(unpooled_notes(rankings))
     local = results.gradcam.by_run() if results.gradcam is not None else {}
     has_study = any(r.study for r in runs)
     other = "auroc" if metric == "kappa" else "kappa"
-    columns = ["rank", "method", "policy", "seed", f"{metric.upper()} [CI]",
+    columns = ["method", "policy", "seed", f"{metric.upper()} [CI]",
                "AUROC [CI]" if metric == "kappa" else "kappa [CI]"]
     if has_study:
         columns.append(f"study-level {metric.upper()} [CI]")
-    tested = any(r.vs_best or r.vs_baseline for r in runs)
+    tested = any(r.vs_baseline for r in runs)
     if tested:
-        columns += ["Δ vs best", "Δ vs base policy"]
+        columns.append("Δ vs base policy (same seed)")
     if local:
         columns += ["pointing game (strict / near)", "CAM energy in lesion"]
     columns.append("run folder")
     rows, ids = [], []
-    for rank, run in enumerate(runs, start=1):
-        row = [Cell(str(rank), rank), Cell(run.method),
-               Cell(run.policy + (" (baseline)" if run.baseline else "")),
+    for run in runs:
+        row = [Cell(run.method), Cell(run.policy + (" (baseline)" if run.baseline else "")),
                Cell("" if run.seed is None else str(run.seed), run.seed),
                estimate_cell(run.image.get(metric)), estimate_cell(run.image.get(other))]
         if has_study:
             row.append(estimate_cell(run.study.get(metric)))
         if tested:
-            row += [difference_cell(run.vs_best), difference_cell(run.vs_baseline)]
+            row.append(difference_cell(run.vs_baseline))
         if local:
             score = local.get(run.folder)
             row += localization_cells(score) if score is not None else [Cell("–"), Cell("–")]
@@ -56,8 +67,29 @@ def results_section(results: StudyResults, cache: PreparedCache | None = None) -
         rows.append(row)
         ids.append(run.folder)
     section.tables.append(Table(columns, rows, ids, sortable=True))
-    section.tables.extend(body_part_tables(results))
     return section
+
+
+def _gap_cell(r: PolicyRank) -> Cell:
+    d = r.vs_best
+    if d is None:
+        return Cell("–")
+    return Cell(f"{d.delta:+.3f}", d.delta, f"[{d.lo:+.3f}, {d.hi:+.3f}]")
+
+
+def ranking_table(rankings: list[MethodRanking], metric: str) -> Table:
+    """Every policy of each method over its seeds, best first (kept in rank order)."""
+    rows = []
+    for ranking in rankings:
+        for rank, r in enumerate(ranking.rows, start=1):
+            rows.append([
+                Cell(ranking.method), Cell(str(rank), rank), Cell(r.policy),
+                Cell(str(r.seeds), r.seeds), value_cell(r.value, r.lo, r.hi), _gap_cell(r),
+                Cell("–" if r.p_holm is None else compact_p(r.p_holm)),
+                Cell("–" if r.p_best is None else f"{r.p_best:.2f}", r.p_best),
+                Cell("" if r.in_top_set is None else ("yes" if r.in_top_set else "no"))])
+    return Table(["method", "rank", "policy", "seeds", f"val {metric.upper()} [95% CI]",
+                  "Δ vs best [95% CI]", "p (Holm)", "P(best)", "top set"], rows)
 
 
 def difference_cell(block: dict[str, float]) -> Cell:
@@ -76,17 +108,6 @@ def localization_cells(score: LocalizationScore) -> list[Cell]:
     return [Cell(f"{score.pointing_game:.2f} / {score.pointing_game_tolerant:.2f}",
                  score.pointing_game),
             Cell(f"{score.energy_inside:.3g}", score.energy_inside, f"{ratio:.1f}× chance")]
-
-
-def body_part_tables(results: StudyResults) -> list[Table]:
-    """Best trial per body part (the study asks for the best policy per body part)."""
-    best = results.best_per_body_part()
-    if not best:
-        return []
-    rows = [[Cell(part), Cell(trial.method), Cell(trial.policy),
-             estimate_cell(trial.by_part[part])] for part, trial in best.items()]
-    return [Table(["body part", "best method", "best policy",
-                   f"{results.metric.upper()} [CI]"], rows, sortable=True)]
 
 
 def run_label(run: RunResult) -> str:
