@@ -161,7 +161,7 @@ def test_a_halving_study_ranks_its_last_rung_and_shows_every_rung(tmp_path: Path
     assert "the 1-epoch ranking and the 3-epoch one: too few to compare" in markdown
     page = build_report(study).read_text(encoding="utf-8")
     assert "Rungs (successive halving)" in page and "too few to compare" in page
-    assert page.index("Ranked results") < page.index("Rungs (successive halving)")
+    assert page.index("Policy ranking and runs") < page.index("Rungs (successive halving)")
 
 
 def test_a_study_without_halving_has_no_rungs_file(tmp_path: Path) -> None:
