@@ -51,7 +51,7 @@ from xrayssl.study.rung_results import MethodRungTable, rung_tables
 from xrayssl.study.space import IDENTITY, PolicyPair, compose
 
 if TYPE_CHECKING:
-    from xrayssl.study.answer import Answer
+    from xrayssl.study.answer_model import Answer
 
 __all__ = ["RESULTS_DIR", "RunResult", "StudyResults", "collect", "holm", "write_results"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from xrayssl.evaluate.table import compact_p
 from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
-from xrayssl.study.answer import REFERENCES, Answer, Counts, Difference, Selected
+from xrayssl.study.answer_model import REFERENCES, Answer, Counts, Difference, Selected
 from xrayssl.study.comparisons import ALPHA, significant
 from xrayssl.study.policy_ranking import PolicyRank, policy_rankings, unpooled_notes
 from xrayssl.study.results import StudyResults

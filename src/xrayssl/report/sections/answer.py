@@ -7,7 +7,7 @@ from __future__ import annotations
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
 from xrayssl.report.page import Cell, Section, Table, value_cell
-from xrayssl.study.answer import REFERENCES, Selected
+from xrayssl.study.answer_model import REFERENCES, Selected
 from xrayssl.study.results import StudyResults
 from xrayssl.study.results_tables import ANSWER_METHOD
 
