@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xrayssl.config.base import validate
-from xrayssl.config.study import HalvingSettings, ObjectiveSettings, ReportSettings, SpaceSettings
+from xrayssl.config.study import ObjectiveSettings, ReportSettings
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunRecord, find_runs, read_run
 from xrayssl.runs.metrics_file import (
@@ -47,7 +47,7 @@ from xrayssl.study.effects import (
     pairwise_grid,
 )
 from xrayssl.study.localization import GradcamSummary, read_gradcam
-from xrayssl.study.rung_results import MethodRungTable, rung_tables
+from xrayssl.study.rung_results import MethodRungTable, last_rungs, study_rung_tables
 from xrayssl.study.space import IDENTITY, PolicyPair, compose
 
 if TYPE_CHECKING:
@@ -294,47 +294,6 @@ def read_study_config(study_dir: Path, notes: list[str]) -> tuple[dict[str, Any]
         return None, text
 
 
-def halving_rungs(trials: list[RunResult], settings: dict[str, Any], where: str,
-                  notes: list[str]) -> list[MethodRungTable]:
-    """Every rung's table, with the study's halving settings and its space's policy order."""
-    if not any(t.rung is not None for t in trials):
-        return []
-    halving = None
-    if settings.get("halving"):
-        halving = validate(HalvingSettings, settings["halving"], f"{where} halving")
-    else:
-        notes.append("the trials carry halving rungs but study.yaml has no halving settings: "
-                     "which policies went on is not shown")
-    space: list[PolicyPair] = []
-    if settings.get("space"):
-        from xrayssl.study.plan import space_policies
-
-        try:
-            space = space_policies(SpaceSettings.model_validate(settings["space"]))
-        except ValueError:  # an unreadable space only loses the order; the rungs still read
-            notes.append(f"{where}: the space does not read; rung tables in folder order")
-    base = str((settings.get("space") or {}).get("base", ""))
-    return rung_tables(trials, halving, space, base)
-
-
-def last_rungs(trials: list[RunResult], notes: list[str]) -> list[RunResult]:
-    """The trials the ranking reads: each halving method's last rung reached (a finished study:
-    the final rung); a method without rungs keeps all of its trials."""
-    last: dict[str, RunResult] = {}
-    for trial in trials:
-        if trial.rung is not None and (trial.method not in last or
-                                       trial.rung > (last[trial.method].rung or 0)):
-            last[trial.method] = trial
-    if not last:
-        return trials
-    kept = [t for t in trials if t.method not in last or t.rung == last[t.method].rung]
-    earlier = len(trials) - len(kept)
-    notes.append(f"successive halving: the ranking reads each method's last rung reached "
-                 f"({', '.join(f'{m} at {t.epochs} epochs' for m, t in last.items())}); "
-                 f"{earlier} trial(s) of earlier rungs are in the rungs table only")
-    return kept
-
-
 def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
     """Read every run folder of ``study_dir`` and derive the study's results from them.
 
@@ -385,7 +344,7 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
             f"({', '.join(legacy[:3])}{', ...' if len(legacy) > 3 else ''}): they are ranked on "
             "their test split, which is selection on test; run the study again in a fresh "
             "runs_dir to select on val")
-    rungs = halving_rungs(trials, settings, where, notes)
+    rungs = study_rung_tables(trials, settings, where, notes)
     trials = last_rungs(trials, notes)
     results = StudyResults(
         study_dir=study_dir, name=str(settings.get("name") or study_dir.name),

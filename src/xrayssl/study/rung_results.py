@@ -12,12 +12,13 @@ range the selection itself narrowed, so tau there is read on the best policies a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from xrayssl.config.study import HalvingSettings
+from xrayssl.config.base import validate
+from xrayssl.config.study import HalvingSettings, SpaceSettings
 from xrayssl.study.halving import reference_policy, survivors
 from xrayssl.study.space import PolicyPair
 
@@ -39,6 +40,9 @@ class RungRun(Protocol):
     value: float
     rung: int | None
     epochs: int | None
+
+
+R = TypeVar("R", bound=RungRun)
 
 
 @dataclass
@@ -152,3 +156,45 @@ def rung_tables(runs: Sequence[RungRun], halving: HalvingSettings | None,
             table.taus.append(kendall(method, epochs[a], epochs[b], means[a], means[b]))
         tables.append(table)
     return tables
+
+
+def study_rung_tables(trials: Sequence[RungRun], settings: Mapping[str, Any], where: str,
+                      notes: list[str]) -> list[MethodRungTable]:
+    """Every rung's table of a study read back, with the halving settings and the space's policy
+    order of its study.yaml (``settings``; ``where`` names it in errors)."""
+    if not any(t.rung is not None for t in trials):
+        return []
+    halving = None
+    if settings.get("halving"):
+        halving = validate(HalvingSettings, settings["halving"], f"{where} halving")
+    else:
+        notes.append("the trials carry halving rungs but study.yaml has no halving settings: "
+                     "which policies went on is not shown")
+    space: list[PolicyPair] = []
+    if settings.get("space"):
+        from xrayssl.study.plan import space_policies
+
+        try:
+            space = space_policies(SpaceSettings.model_validate(settings["space"]))
+        except ValueError:  # an unreadable space only loses the order; the rungs still read
+            notes.append(f"{where}: the space does not read; rung tables in folder order")
+    base = str((settings.get("space") or {}).get("base", ""))
+    return rung_tables(trials, halving, space, base)
+
+
+def last_rungs(trials: list[R], notes: list[str]) -> list[R]:
+    """The trials the ranking reads: each halving method's last rung reached (a finished study:
+    the final rung); a method without rungs keeps all of its trials."""
+    last: dict[str, R] = {}
+    for trial in trials:
+        if trial.rung is not None and (trial.method not in last or
+                                       trial.rung > (last[trial.method].rung or 0)):
+            last[trial.method] = trial
+    if not last:
+        return trials
+    kept = [t for t in trials if t.method not in last or t.rung == last[t.method].rung]
+    earlier = len(trials) - len(kept)
+    notes.append(f"successive halving: the ranking reads each method's last rung reached "
+                 f"({', '.join(f'{m} at {t.epochs} epochs' for m, t in last.items())}); "
+                 f"{earlier} trial(s) of earlier rungs are in the rungs table only")
+    return kept
