@@ -26,6 +26,7 @@ from xrayssl.models.encoders import (
     ("resnet18", 64, 512),
     ("resnet50_small", 32, 2048),
     ("resnet_tiny", 64, 128),
+    ("resnet_tiny_wide", 64, 256),
 ])
 def test_encoder_maps_gray_images_to_features(name: str, size: int, dim: int) -> None:
     encoder = build_encoder(name, image_size=size).eval()
