@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pretrain_tiny
+import pytest
 from conftest import MakeCache
 from typer.testing import CliRunner
 
 from xrayssl.cli import app
+from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.models.encoders import load_encoder
 
 
@@ -38,3 +41,24 @@ def test_pretrain_command_trains_resumes_and_refuses(make_cache: MakeCache, tmp_
     bad = runner.invoke(app, [*args[:-3], "--option", "temprature=0.1", "--out",
                               str(tmp_path / "b"), "--quiet"])
     assert bad.exit_code != 0 and "temperature" in str(bad.exception)
+
+
+def test_compile_flag_reaches_the_run_config(make_cache: MakeCache, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--compile`` asks for torch.compile; without it the run stays eager (the default)."""
+    import xrayssl.models.pretrain as pretrain
+
+    seen: list[PretrainConfig] = []
+
+    def record(config: PretrainConfig, *args: Any, **kwargs: Any) -> None:
+        seen.append(config)
+        raise SystemExit(0)  # the config is what this test is about, not the training
+
+    monkeypatch.setattr(pretrain, "run_pretraining", record)
+    cache = make_cache(n=32, size=16)
+    args = ["pretrain", "--data", str(cache.root), "--encoder", pretrain_tiny.TINY,
+            "--policy", "crop", "--out", str(tmp_path / "run"), "--quiet"]
+    runner = CliRunner()
+    runner.invoke(app, [*args, "--compile"])
+    runner.invoke(app, args)
+    assert [config.compile for config in seen] == [True, False]

@@ -148,6 +148,40 @@ def test_bf16_mixed_precision_on_the_cpu(method: str, make_cache: MakeCache,
     assert all(p.dtype == torch.float32 for p in encoder.parameters())
 
 
+class CompiledModules(pl.Callback):
+    """Records whether each trainable module runs through torch.compile while training."""
+
+    def __init__(self) -> None:
+        self.compiled: list[bool] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.compiled = [getattr(m, "_compiled_call_impl", None) is not None
+                         for m in pl_module.trainable_modules()]
+
+
+@pytest.mark.slow  # compiling takes tens of seconds on two cores
+def test_compiled_run_trains_the_same_model_as_the_eager_one(make_cache: MakeCache,
+                                                             tmp_path: Path) -> None:
+    """``compile: true`` leaves the parameter names and the exported encoder as an eager run's;
+    the losses agree to float rounding (the compiled kernels sum in another order)."""
+    cache = make_cache(n=32, size=16)
+    config = tiny_config(epochs=2, precision="32-true", accelerator="cpu")
+    eager = run_pretraining(config, cache, tmp_path / "eager")
+    seen = CompiledModules()
+    compiled = run_pretraining(config.model_copy(update={"compile": True}), cache,
+                               tmp_path / "compiled", callbacks=[seen])
+    assert seen.compiled == [True, True]  # the encoder and the head ran compiled
+    a, _ = load_encoder(eager.encoder_path)
+    b, meta = load_encoder(compiled.encoder_path)
+    assert meta["config"]["compile"] is True
+    assert list(a.state_dict()) == list(b.state_dict())
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-3), name
+    losses = [(r["loss"], s["loss"]) for r, s in zip(eager.history[1:], compiled.history[1:],
+                                                     strict=True)]
+    assert all(abs(x - y) < 1e-3 * abs(x) for x, y in losses), losses
+
+
 def test_auto_precision_is_resolved_and_saved(make_cache: MakeCache, tmp_path: Path) -> None:
     """``precision: auto`` on a CPU: the saved config names what ran (bf16 only if native)."""
     cache = make_cache(n=32, size=16)

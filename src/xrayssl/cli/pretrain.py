@@ -88,6 +88,10 @@ def register(app: typer.Typer) -> None:
         accelerator: Annotated[str | None, typer.Option(help="auto | cpu | gpu")] = None,
         precision: Annotated[str | None, typer.Option(
             help="auto | 32-true | 16-mixed | bf16-mixed")] = None,
+        compile_model: Annotated[bool | None, typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the encoder and heads (faster steps after a compile of "
+                 "some seconds)")] = None,
         workers: Annotated[int | None, typer.Option(min=0, help="DataLoader processes")] = None,
         threads: Annotated[int | None, typer.Option(
             min=1, help="torch CPU threads (default: one per core); a run repeats bit for bit "
@@ -129,7 +133,7 @@ def register(app: typer.Typer) -> None:
             "image_size": image_size, "weights": weights, "num_nodes": num_nodes,
             "strategy": strategy, "accelerator": accelerator, "precision": precision,
             "workers": workers, "multi_view": multi_view, "seed": seed, "logger": logger,
-            "threads": threads,
+            "threads": threads, "compile": compile_model,
         }
         fields.update({k: v for k, v in given.items() if v is not None})
         if devices is not None:

@@ -61,6 +61,11 @@ class PretrainConfig(StrictModel):
         "auto", description="auto = bf16-mixed / 16-mixed on GPU; on CPU bf16-mixed where it has "
         "native bf16 (AVX-512 BF16 or AMX), else 32-true; the run's saved config says which ran",
     )
+    compile: bool = Field(
+        False, description="torch.compile the encoder and heads before training: faster steps "
+        "(bench/step.py) for a compile of some seconds at the start and when the monitor "
+        "first runs",
+    )
     sync_batchnorm: bool = Field(True, description="share BatchNorm statistics across GPUs")
     workers: int = Field(2, ge=0, description="DataLoader processes (they only read the cache)")
     threads: int | None = Field(

@@ -214,6 +214,7 @@ def run_pretraining(
     views = build_views(config, image_size if image_size != cache.size else None)
     method = build_method(config.method, encoder, views=views, schedule=schedule,
                           options=config.method_options)
+    method.compile_modules = config.compile
     data = PairDataModule(cache, indices, batch_size=config.batch_size, workers=config.workers,
                           seed=config.seed, multi_view=config.multi_view,
                           first_epoch=next_epoch_of(resume_from))

@@ -54,6 +54,7 @@ class PairMethod(pl.LightningModule):
         # Set by the trainer; a standalone module (tests) can set it by hand.
         self.total_steps = 1
         self.channels_last = False  # set in on_fit_start: True where the NHWC layout is used
+        self.compile_modules = False  # set by the caller: torch.compile the trainable modules
 
     # --- what a method defines ------------------------------------------------------------
 
@@ -75,6 +76,11 @@ class PairMethod(pl.LightningModule):
         self.channels_last = self.device.type == "cuda" or self.trainer.world_size == 1
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+        if self.compile_modules:
+            # In place (nn.Module.compile), so parameter names, checkpoints and the exported
+            # encoder are the same as an eager run's.
+            for module in self.trainable_modules():
+                module.compile()
 
     def make_views(self, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
         device = batch["images"].device
