@@ -20,6 +20,11 @@ from a quiet machine; ``--epochs`` fixes the epochs instead. The printout says w
     python bench/quality.py --data pneumoniamnist    # 28 px, 10 min
     python bench/quality.py --budget 5 --method byol
     python bench/quality.py --device cuda --encoder resnet18_small --epochs 100
+    python bench/quality.py --epochs 65 --seed 1 --against runs/bench-quality/knee-64/run-A
+
+Each run keeps its probe in its folder (``bench-probe.json``); ``--against`` an earlier run
+folder prints the paired difference of this run to that one on the same validation images
+(``--split-seed`` left alone), so two recipes are compared on the images, not by their CIs.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ DATASETS = {
     "pneumoniamnist": (SHARED / "pneumoniamnist" / "pneumoniamnist_trainval.npz", 28, 10.0),
 }
 VALID_FRACTION = 0.2
+PROBE_FILE = "bench-probe.json"
 VAL = "val"  # every figure here is on the val carved from train; the test split is not read
 
 
@@ -105,12 +111,13 @@ def predictions(metrics: RunMetrics, fraction: float) -> np.ndarray:
     return np.asarray(scores.predictions, dtype=np.float64)  # (seeds, N_val)
 
 
-def paired_to_raw(raw: RunMetrics, other: RunMetrics, fraction: float) -> str:
-    a, b = raw.splits[VAL], other.splits[VAL]
+def paired(base: RunMetrics, other: RunMetrics, fraction: float) -> str:
+    """``other - base`` on the same validation images, patients resampled once for both."""
+    a, b = base.splits[VAL], other.splits[VAL]
     if a.indices != b.indices:
-        raise SystemExit("the floors and the encoder were probed on different images")
+        raise SystemExit("the two were probed on different images (another split seed?)")
     result = paired_bootstrap(
-        np.asarray(a.labels), predictions(raw, fraction), predictions(other, fraction),
+        np.asarray(a.labels), predictions(base, fraction), predictions(other, fraction),
         np.asarray(a.clusters), metric="auroc", n_boot=2000, seed=0,
     )
     return f"{result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}]"
@@ -135,9 +142,15 @@ def main() -> None:
     parser.add_argument("--readout", default=None, help="final | multiscale (default: recipe)")
     parser.add_argument("--precision", default="auto", help="auto | 32-true | bf16-mixed")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--probe-seeds", type=int, default=3, help="label subsets at 10%%")
     parser.add_argument("--n-bootstrap", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="pretraining seed")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of the carved validation split (keep it to compare runs)")
+    parser.add_argument("--against", type=Path, action="append", default=[],
+                        help="an earlier run folder of this bench: print the paired "
+                             "difference to its probe (repeatable)")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-quality"))
     args = parser.parse_args()
 
@@ -154,11 +167,12 @@ def main() -> None:
     name = args.data if args.data in DATASETS else source.stem
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
-    cache = protocol_cache(source, size, args.seed, work / "cache")
+    cache_dir = work / ("cache" if args.split_seed == 0 else f"cache-split{args.split_seed}")
+    cache = protocol_cache(source, size, args.split_seed, cache_dir)
     n_train = len(cache.select(splits=["train"]))
     print(f"{name} at {size} px: {n_train} pretraining images, "
           f"{len(cache.select(splits=[VAL]))} validation images carved from train by "
-          f"patient (seed {args.seed}); every figure below is on them (the source's own val "
+          f"patient (seed {args.split_seed}); every figure below is on them (the source's own val "
           "split is the cache's test: the probe scores it, this bench never reads it)",
           flush=True)
 
@@ -172,7 +186,7 @@ def main() -> None:
         lr=args.lr or recipe.lr, warmup_epochs=recipe.warmup_epochs, method_options=options,
         epochs=1, workers=0, precision=args.precision, seed=args.seed, progress=False,
         accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
-        monitor_max_query=4096,
+        monitor_max_query=4096, compile=args.compile,
     )
     if args.epochs is not None:
         epochs, how = args.epochs, f"{args.epochs} epochs as asked (no budget)"
@@ -188,7 +202,8 @@ def main() -> None:
     config = config.model_copy(update={"epochs": epochs,
                                        "warmup_epochs": min(recipe.warmup_epochs, epochs)})
     print(f"recipe: {config.method} {config.encoder}, batch {config.batch_size}, lr "
-          f"{config.lr}, options {options}, policy {config.policy!r}, readout {args.readout}",
+          f"{config.lr}, options {options}, policy {config.policy!r}, readout {args.readout}"
+          f"{', torch.compile' if config.compile else ''}",
           flush=True)
     print(f"epochs: {how}", flush=True)
 
@@ -203,6 +218,7 @@ def main() -> None:
     encoder, meta = load_encoder(result.encoder_path)
     ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
                            device=args.device, model={"kind": "ssl"})
+    ssl.write(run_dir / PROBE_FILE)  # for --against in a later run
 
     print(f"\npretraining: {result.epochs_completed} epochs in {wall / 60:.1f} min wall "
           f"({result.pairs_per_second:.0f} pairs/s of training steps, precision "
@@ -218,8 +234,12 @@ def main() -> None:
                  (auroc(metrics, 0.1), auroc(metrics, 1.0))]
         diffs = ["", ""]
         if metrics is ssl:
-            diffs = [paired_to_raw(raw, ssl, 0.1), paired_to_raw(raw, ssl, 1.0)]
+            diffs = [paired(raw, ssl, 0.1), paired(raw, ssl, 1.0)]
         print(f"| {label} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
+    for earlier in args.against:
+        other = RunMetrics.read(earlier / PROBE_FILE)
+        print(f"this run - {earlier.name}: {paired(other, ssl, 0.1)} at 10% labels, "
+              f"{paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
     ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
     full = auroc(ssl, 1.0)[0] - auroc(raw, 1.0)[0]
     print(f"\nSSL - raw: {ten:+.3f} at 10% labels, {full:+.3f} at 100%")
