@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from xrayssl.augment.views import parse_views
 from xrayssl.config.pretrain import PretrainConfig
 from xrayssl.models.encoders import ENCODERS
 from xrayssl.models.methods import METHODS
@@ -27,3 +28,4 @@ def test_recipes_name_registered_parts() -> None:
     for size in (28, 64, 224):
         recipe = recipe_for(size)
         assert recipe.encoder in ENCODERS.names() and recipe.method in METHODS.names()
+        assert len(parse_views(recipe.policy).policy_a.op_list()) >= 2  # parses, not identity

@@ -28,7 +28,7 @@ class Recipe:
 SMALL_IMAGES = Recipe(
     method="simclr",
     encoder="resnet_tiny",
-    policy="crop(scale=0.3-1)+flip+rotation(deg=15)+brightness_contrast+gaussian_blur",
+    policy="crop(scale=0.3-1)+flip+rotation(deg=15)+brightness_contrast",
     batch_size=128,
     lr=2e-3,
     warmup_epochs=1.0,
