@@ -12,8 +12,9 @@ over rounds and, for each variant, the median of its per-round ratio to the firs
     python bench/step.py --variants bf16-cl,bf16-cl-compile --rounds 6
 
 Variants: ``fp32``, ``fp32-cl`` (channels_last), ``bf16``, ``bf16-cl`` (bf16 autocast),
-and any of them with ``-compile`` (``torch.compile`` of the encoder and head; the compile
-time is printed apart and kept out of the timed steps).
+and any of them with ``-compile`` (``torch.compile`` of the trainable modules, as
+``--compile`` does in a run; the compile time is printed apart and kept out of the timed
+steps).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from xrayssl.models.methods import PairMethod, Schedule, build_method
 @dataclass
 class Variant:
     name: str
-    encoder: str
     method: PairMethod
     optimizer: torch.optim.Optimizer
     bf16: bool
@@ -53,13 +53,9 @@ def make_variant(encoder_name: str, spec: str, method: str, size: int) -> Varian
         model = model.to(memory_format=torch.channels_last)
     model.channels_last = channels_last
     if compiled:
-        # Compiling the modules a step runs through: the encoder and the method's heads.
-        for name, child in list(model.named_children()):
-            if name != "views" and any(p.requires_grad for p in child.parameters()):
-                setattr(model, name, torch.compile(child))
+        model.compile_in_place()  # what --compile does in a run
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    return Variant(f"{encoder_name} {spec}", encoder_name, model, optimizer, bf16,
-                   channels_last)
+    return Variant(f"{encoder_name} {spec}", model, optimizer, bf16, channels_last)
 
 
 def step(variant: Variant, v1: torch.Tensor, v2: torch.Tensor) -> None:

@@ -77,10 +77,13 @@ class PairMethod(pl.LightningModule):
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
         if self.compile_modules:
-            # In place (nn.Module.compile), so parameter names, checkpoints and the exported
-            # encoder are the same as an eager run's.
-            for module in self.trainable_modules():
-                module.compile()
+            self.compile_in_place()
+
+    def compile_in_place(self) -> None:
+        """torch.compile the trainable modules in place (nn.Module.compile), so parameter names,
+        checkpoints and the exported encoder are the same as an eager run's."""
+        for module in self.trainable_modules():
+            module.compile()
 
     def make_views(self, batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
         device = batch["images"].device
