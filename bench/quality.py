@@ -25,11 +25,19 @@ from a quiet machine; ``--epochs`` fixes the epochs instead. The printout says w
 Each run keeps its probe in its folder (``bench-probe.json``); ``--against`` an earlier run
 folder prints the paired difference of this run to that one on the same validation images
 (``--split-seed`` left alone), so two recipes are compared on the images, not by their CIs.
+One seed is one draw of the pretraining: ``--pool`` earlier runs of the same recipe at other
+``--seed`` values and the figures become the mean over the seeds, with a CI over patients,
+seeds and label subsets (the study's two-level bootstrap); ``--pool-only`` prints that table
+for finished runs without training another:
+
+    python bench/quality.py --seed 2 --pool runs/bench-quality/knee-64/run-A --pool .../run-B
+    python bench/quality.py --pool-only --pool .../run-A --pool .../run-B
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -45,8 +53,9 @@ from xrayssl.data.prepare import prepare_cache
 from xrayssl.data.sources import load_source
 from xrayssl.evaluate.metrics import paired_bootstrap
 from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
+from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.models.encoders import load_encoder
-from xrayssl.models.pretrain import run_pretraining
+from xrayssl.models.pretrain import SUMMARY_FILE, run_pretraining
 from xrayssl.models.recipe import recipe_for
 from xrayssl.runs.metrics_file import RunMetrics
 
@@ -122,6 +131,55 @@ def paired(base: RunMetrics, other: RunMetrics, fraction: float) -> str:
     )
     return f"{result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}]"
 
+# What must match for runs to be pooled as seeds of one recipe (epochs may differ: a budget
+# becomes epochs through a throughput measured on each run's machine).
+RECIPE_FIELDS = ("method", "encoder", "policy", "policy_b", "batch_size", "lr", "warmup_epochs",
+                 "method_options", "weight_decay", "optimizer", "precision", "image_size")
+
+
+def run_config(run_dir: Path) -> dict[str, object]:
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file() or not (run_dir / PROBE_FILE).is_file():
+        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} "
+                         f"or {PROBE_FILE}); pool only run folders it printed")
+    config: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))["config"]
+    return config
+
+
+def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) -> None:
+    """The mean over pretraining seeds of the runs' probes, beside raw pixels, paired."""
+    configs = [run_config(run) for run in runs]
+    for run, config in zip(runs[1:], configs[1:], strict=True):
+        differs = [k for k in RECIPE_FIELDS if config.get(k) != configs[0].get(k)]
+        if differs:
+            raise SystemExit(f"{run} differs from {runs[0]} in {', '.join(differs)}: pool "
+                             "only seeds of one recipe")
+    seeds = [config["seed"] for config in configs]
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"the pooled runs share a pretraining seed ({seeds}): pool other seeds")
+    metrics = [RunMetrics.read(run / PROBE_FILE) for run in runs]
+    base = raw.splits[VAL]
+    for run, run_metrics in zip(runs, metrics, strict=True):
+        if run_metrics.splits[VAL].indices != base.indices:
+            raise SystemExit(f"{run} was probed on other images (another split seed?)")
+    labels, clusters = np.asarray(base.labels), np.asarray(base.clusters)
+    first = configs[0]
+    print(f"\npooled over {len(runs)} pretraining seeds ({first['method']} {first['encoder']}, "
+          f"seeds {', '.join(str(s) for s in seeds)}, epochs "
+          f"{', '.join(str(c['epochs']) for c in configs)}); CI over patients, seeds and "
+          "label subsets:")
+    print("| fraction | raw pixels | SSL, mean over seeds | per seed | SSL - raw |")
+    print("|---|---|---|---|---|")
+    for fraction in (0.1, 1.0):
+        probs = np.stack([predictions(m, fraction) for m in metrics])  # (R, S, N)
+        mean = seed_interval(labels, probs, clusters, n_boot=args.n_bootstrap)
+        diff = paired_seed_difference(labels, predictions(raw, fraction), probs, clusters,
+                                      n_boot=2000)
+        each = " / ".join(f"{auroc(m, fraction)[0]:.3f}" for m in metrics)
+        print(f"| {fraction:.0%} | {auroc(raw, fraction)[0]:.3f} | {mean.value:.3f} "
+              f"[{mean.lo:.3f}, {mean.hi:.3f}] | {each} | {diff.delta:+.3f} "
+              f"[{diff.lo:+.3f}, {diff.hi:+.3f}] |")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,6 +209,11 @@ def main() -> None:
     parser.add_argument("--against", type=Path, action="append", default=[],
                         help="an earlier run folder of this bench: print the paired "
                              "difference to its probe (repeatable)")
+    parser.add_argument("--pool", type=Path, action="append", default=[],
+                        help="an earlier run folder of the same recipe at another --seed: the "
+                             "figures pool it with this run over seeds (repeatable)")
+    parser.add_argument("--pool-only", action="store_true",
+                        help="train nothing: print the pooled figures of the --pool runs")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-quality"))
     args = parser.parse_args()
 
@@ -175,6 +238,11 @@ def main() -> None:
           f"patient (seed {args.split_seed}); every figure below is on them (the source's own val "
           "split is the cache's test: the probe scores it, this bench never reads it)",
           flush=True)
+    if args.pool_only:
+        if not args.pool:
+            raise SystemExit("--pool-only pools finished runs: name them with --pool RUN")
+        pooled_table(floor("raw", cache, args, "", work), args.pool, args)
+        return
 
     options: dict[str, float | int | bool] = dict(recipe.method_options)
     for item in args.option:
@@ -240,6 +308,8 @@ def main() -> None:
         other = RunMetrics.read(earlier / PROBE_FILE)
         print(f"this run - {earlier.name}: {paired(other, ssl, 0.1)} at 10% labels, "
               f"{paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
+    if args.pool:
+        pooled_table(raw, [run_dir, *args.pool], args)
     ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
     full = auroc(ssl, 1.0)[0] - auroc(raw, 1.0)[0]
     print(f"\nSSL - raw: {ten:+.3f} at 10% labels, {full:+.3f} at 100%")
