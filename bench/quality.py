@@ -58,6 +58,7 @@ from xrayssl.models.encoders import load_encoder
 from xrayssl.models.pretrain import SUMMARY_FILE, run_pretraining
 from xrayssl.models.recipe import recipe_for
 from xrayssl.runs.metrics_file import RunMetrics
+from xrayssl.study.policy_seeds import stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
@@ -120,16 +121,21 @@ def predictions(metrics: RunMetrics, fraction: float) -> np.ndarray:
     return np.asarray(scores.predictions, dtype=np.float64)  # (seeds, N_val)
 
 
+def same_images(base: RunMetrics, other: RunMetrics, what: str) -> None:
+    if base.splits[VAL].indices != other.splits[VAL].indices:
+        raise SystemExit(f"{what} probed on different images (another split seed?)")
+
+
 def paired(base: RunMetrics, other: RunMetrics, fraction: float) -> str:
     """``other - base`` on the same validation images, patients resampled once for both."""
-    a, b = base.splits[VAL], other.splits[VAL]
-    if a.indices != b.indices:
-        raise SystemExit("the two were probed on different images (another split seed?)")
+    same_images(base, other, "the two were")
+    a = base.splits[VAL]
     result = paired_bootstrap(
         np.asarray(a.labels), predictions(base, fraction), predictions(other, fraction),
         np.asarray(a.clusters), metric="auroc", n_boot=2000, seed=0,
     )
     return f"{result['delta']:+.3f} [{result['lo']:+.3f}, {result['hi']:+.3f}]"
+
 
 # What must match for runs to be pooled as seeds of one recipe (epochs may differ: a budget
 # becomes epochs through a throughput measured on each run's machine).
@@ -158,10 +164,9 @@ def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) ->
     if len(set(seeds)) < len(seeds):
         raise SystemExit(f"the pooled runs share a pretraining seed ({seeds}): pool other seeds")
     metrics = [RunMetrics.read(run / PROBE_FILE) for run in runs]
-    base = raw.splits[VAL]
     for run, run_metrics in zip(runs, metrics, strict=True):
-        if run_metrics.splits[VAL].indices != base.indices:
-            raise SystemExit(f"{run} was probed on other images (another split seed?)")
+        same_images(raw, run_metrics, f"{run} was")
+    base = raw.splits[VAL]
     labels, clusters = np.asarray(base.labels), np.asarray(base.clusters)
     first = configs[0]
     print(f"\npooled over {len(runs)} pretraining seeds ({first['method']} {first['encoder']}, "
@@ -171,7 +176,11 @@ def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) ->
     print("| fraction | raw pixels | SSL, mean over seeds | per seed | SSL - raw |")
     print("|---|---|---|---|---|")
     for fraction in (0.1, 1.0):
-        probs = np.stack([predictions(m, fraction) for m in metrics])  # (R, S, N)
+        # (R, S, N); runs probed with fewer label subsets bound S, as in the study's pooling
+        stacked = stack([(predictions(m, fraction), None) for m in metrics])
+        if stacked is None:
+            raise SystemExit("nothing to pool")
+        probs = stacked.probs
         mean = seed_interval(labels, probs, clusters, n_boot=args.n_bootstrap)
         diff = paired_seed_difference(labels, predictions(raw, fraction), probs, clusters,
                                       n_boot=2000)
