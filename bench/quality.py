@@ -32,6 +32,12 @@ for finished runs without training another:
 
     python bench/quality.py --seed 2 --pool runs/bench-quality/knee-64/run-A --pool .../run-B
     python bench/quality.py --pool-only --pool .../run-A --pool .../run-B
+
+``--reprobe RUN`` probes a finished run's encoder again, trains nothing: with ``--readout
+multiscale`` it asks what the probe reads of the same encoder (each readout keeps its own probe
+file in the run folder, so ``--pool`` and ``--against`` compare like with like):
+
+    python bench/quality.py --reprobe .../run-A --readout multiscale --pool .../run-B
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from xrayssl.evaluate.metrics import paired_bootstrap
 from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.models.encoders import load_encoder
-from xrayssl.models.pretrain import SUMMARY_FILE, run_pretraining
+from xrayssl.models.pretrain import ENCODER_FILE, SUMMARY_FILE, run_pretraining
 from xrayssl.models.recipe import recipe_for
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.policy_seeds import stack
@@ -66,8 +72,12 @@ DATASETS = {
     "pneumoniamnist": (SHARED / "pneumoniamnist" / "pneumoniamnist_trainval.npz", 28, 10.0),
 }
 VALID_FRACTION = 0.2
-PROBE_FILE = "bench-probe.json"
+PROBE_FILE = "bench-probe.json"  # the final readout's; other readouts name theirs
 VAL = "val"  # every figure here is on the val carved from train; the test split is not read
+
+
+def probe_file(readout: str) -> str:
+    return PROBE_FILE if readout == "final" else f"bench-probe-{readout}.json"
 
 
 def protocol_cache(source: Path, size: int, seed: int, out: Path) -> PreparedCache:
@@ -143,18 +153,22 @@ RECIPE_FIELDS = ("method", "encoder", "policy", "policy_b", "batch_size", "lr", 
                  "method_options", "weight_decay", "optimizer", "precision", "image_size")
 
 
-def run_config(run_dir: Path) -> dict[str, object]:
+def run_config(run_dir: Path, readout: str) -> dict[str, object]:
     path = run_dir / SUMMARY_FILE
-    if not path.is_file() or not (run_dir / PROBE_FILE).is_file():
-        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} "
-                         f"or {PROBE_FILE}); pool only run folders it printed")
+    probe = probe_file(readout)
+    if not path.is_file():
+        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE}); "
+                         "name only run folders it printed")
+    if not (run_dir / probe).is_file():
+        raise SystemExit(f"{run_dir} has no {probe}: probe it first with --reprobe {run_dir} "
+                         f"--readout {readout}")
     config: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))["config"]
     return config
 
 
 def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) -> None:
     """The mean over pretraining seeds of the runs' probes, beside raw pixels, paired."""
-    configs = [run_config(run) for run in runs]
+    configs = [run_config(run, args.readout) for run in runs]
     for run, config in zip(runs[1:], configs[1:], strict=True):
         differs = [k for k in RECIPE_FIELDS if config.get(k) != configs[0].get(k)]
         if differs:
@@ -163,13 +177,14 @@ def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) ->
     seeds = [config["seed"] for config in configs]
     if len(set(seeds)) < len(seeds):
         raise SystemExit(f"the pooled runs share a pretraining seed ({seeds}): pool other seeds")
-    metrics = [RunMetrics.read(run / PROBE_FILE) for run in runs]
+    metrics = [RunMetrics.read(run / probe_file(args.readout)) for run in runs]
     for run, run_metrics in zip(runs, metrics, strict=True):
         same_images(raw, run_metrics, f"{run} was")
     base = raw.splits[VAL]
     labels, clusters = np.asarray(base.labels), np.asarray(base.clusters)
     first = configs[0]
     print(f"\npooled over {len(runs)} pretraining seeds ({first['method']} {first['encoder']}, "
+          f"readout {args.readout}, "
           f"seeds {', '.join(str(s) for s in seeds)}, epochs "
           f"{', '.join(str(c['epochs']) for c in configs)}); CI over patients, seeds and "
           "label subsets:")
@@ -223,6 +238,9 @@ def main() -> None:
                              "figures pool it with this run over seeds (repeatable)")
     parser.add_argument("--pool-only", action="store_true",
                         help="train nothing: print the pooled figures of the --pool runs")
+    parser.add_argument("--reprobe", type=Path, default=None,
+                        help="train nothing: probe this finished run's encoder (with "
+                             "--readout), then print its table as a new run would")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-quality"))
     args = parser.parse_args()
 
@@ -251,6 +269,9 @@ def main() -> None:
         if not args.pool:
             raise SystemExit("--pool-only pools finished runs: name them with --pool RUN")
         pooled_table(floor("raw", cache, args, "", work), args.pool, args)
+        return
+    if args.reprobe is not None:
+        reprobe(args.reprobe, cache, work, args)
         return
 
     options: dict[str, float | int | bool] = dict(recipe.method_options)
@@ -295,7 +316,7 @@ def main() -> None:
     encoder, meta = load_encoder(result.encoder_path)
     ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
                            device=args.device, model={"kind": "ssl"})
-    ssl.write(run_dir / PROBE_FILE)  # for --against in a later run
+    ssl.write(run_dir / probe_file(args.readout))  # for --against and --pool in a later run
 
     print(f"\npretraining: {result.epochs_completed} epochs in {wall / 60:.1f} min wall "
           f"({result.pairs_per_second:.0f} pairs/s of training steps, precision "
@@ -303,20 +324,49 @@ def main() -> None:
     curve = [f"{row['epoch']:.0f}:{row['knn_auroc']:.3f}" for row in result.history
              if "knn_auroc" in row]
     print(f"kNN monitor AUROC by epoch: {' '.join(curve)}")
-    print("\n| model | AUROC 10% labels | AUROC 100% labels | SSL - raw, 10% | SSL - raw, 100% |")
+    report(raw, random_init, ssl, f"{config.method} {config.encoder}", run_dir, args)
+
+
+def reprobe(run_dir: Path, cache: PreparedCache, work: Path, args: argparse.Namespace) -> None:
+    """Probe a finished run's encoder again (another readout, say); nothing is trained."""
+    if not (run_dir / SUMMARY_FILE).is_file() or not (run_dir / ENCODER_FILE).is_file():
+        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} or "
+                         f"{ENCODER_FILE}); name a run folder it printed")
+    config = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["config"]
+    if config.get("image_size") not in (None, cache.size):
+        raise SystemExit(f"{run_dir} was pretrained at {config['image_size']} px, this cache "
+                         f"is {cache.size} px: give --data/--size as for that run")
+    encoder, _ = load_encoder(run_dir / ENCODER_FILE)
+    print(f"reprobe of {run_dir} ({config['method']} {config['encoder']}, seed "
+          f"{config['seed']}, {config['epochs']} epochs), readout {args.readout}", flush=True)
+    print("floors (raw pixels, random init) ...", flush=True)
+    raw = floor("raw", cache, args, config["encoder"], work)
+    random_init = floor("random", cache, args, config["encoder"], work)
+    started = time.perf_counter()
+    ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
+                           device=args.device, model={"kind": "ssl"})
+    print(f"  encoder probed in {time.perf_counter() - started:.0f} s", flush=True)
+    ssl.write(run_dir / probe_file(args.readout))
+    report(raw, random_init, ssl, f"{config['method']} {config['encoder']}", run_dir, args)
+
+
+def report(raw: RunMetrics, random_init: RunMetrics, ssl: RunMetrics, label: str,
+           run_dir: Path, args: argparse.Namespace) -> None:
+    """The run's table beside the floors, then --against and --pool figures."""
+    print(f"\nreadout {args.readout}")
+    print("| model | AUROC 10% labels | AUROC 100% labels | SSL - raw, 10% | SSL - raw, 100% |")
     print("|---|---|---|---|---|")
-    for label, metrics in (("raw pixels", raw), ("random init", random_init),
-                           (f"{config.method} {config.encoder}", ssl)):
+    for name, metrics in (("raw pixels", raw), ("random init", random_init), (label, ssl)):
         cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
                  (auroc(metrics, 0.1), auroc(metrics, 1.0))]
         diffs = ["", ""]
         if metrics is ssl:
             diffs = [paired(raw, ssl, 0.1), paired(raw, ssl, 1.0)]
-        print(f"| {label} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
+        print(f"| {name} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
     for earlier in args.against:
         other = RunMetrics.read(earlier / PROBE_FILE)
-        print(f"this run - {earlier.name}: {paired(other, ssl, 0.1)} at 10% labels, "
-              f"{paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
+        print(f"this run - {earlier.name} (final readout): {paired(other, ssl, 0.1)} at 10% "
+              f"labels, {paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
     if args.pool:
         pooled_table(raw, [run_dir, *args.pool], args)
     ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
