@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.baselines import RawPixels
-from xrayssl.evaluate.features import MultiScalePooled, resnet_stages, with_readout
+from xrayssl.evaluate.features import (
+    MultiScalePooled,
+    resnet_stages,
+    resolve_readout,
+    with_readout,
+)
+from xrayssl.evaluate.run import evaluate_encoder
 from xrayssl.models.encoders import build_encoder
 
 
@@ -48,3 +55,33 @@ def test_readouts_are_checked() -> None:
         with_readout(RawPixels(8), "multiscale")
     with pytest.raises(XraySSLError, match="unknown feature readout 'deep'"):
         with_readout(RawPixels(8), "deep")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("size", "expected"), [(28, "multiscale"), (32, "multiscale"),
+                                                (64, "final"), (224, "final")])
+def test_auto_is_the_recipe_readout_for_the_image_size(size: int, expected: str) -> None:
+    encoder = build_encoder("resnet_tiny", image_size=size)
+    assert resolve_readout("auto", encoder, size) == expected
+    # an explicit choice is kept whatever the size
+    assert resolve_readout("final", encoder, size) == "final"
+    assert resolve_readout("multiscale", encoder, size) == "multiscale"
+
+
+def test_auto_reads_the_final_vector_of_an_encoder_without_stages() -> None:
+    assert resolve_readout("auto", RawPixels(8), 28) == "final"
+    with pytest.raises(XraySSLError, match="unknown feature readout 'deep'"):
+        resolve_readout("deep", RawPixels(8), 28)
+
+
+def test_the_probe_records_the_readout_it_read(make_cache) -> None:
+    cache = make_cache(n=96, size=28)
+    encoder = build_encoder("resnet_tiny", image_size=28)
+    fast = ProbeConfig(fractions=[1.0], seeds=1, n_bootstrap=10, cs=[1.0], cv_folds=2)
+    assert fast.readout == "auto"
+    result = evaluate_encoder(encoder, cache, config=fast, device="cpu")
+    assert result.model["readout"] == "multiscale"
+    assert result.model["feature_dim"] == 16 + 32 + 64 + 128
+    assert result.evaluation["readout"] == "multiscale"
+    pinned = evaluate_encoder(encoder, cache, config=fast.model_copy(update={"readout": "final"}),
+                              device="cpu")
+    assert pinned.model["readout"] == "final" and pinned.model["feature_dim"] == 128

@@ -43,8 +43,10 @@ class ProbeConfig(StrictModel):
     # raw pixels (xrayssl.evaluate.probe says why), lbfgs is scikit-learn's default.
     solver: Literal["newton-cholesky", "lbfgs"] = "newton-cholesky"
     # What the probe reads: the encoder's final pooled features, or every residual stage's
-    # pooled output side by side (xrayssl.evaluate.features.MultiScalePooled).
-    readout: Literal["final", "multiscale"] = "final"
+    # pooled output side by side (xrayssl.evaluate.features.MultiScalePooled); "auto" is the
+    # readout of the recipe for the image size (xrayssl.models.recipe), final for an encoder
+    # without residual stages. metrics.json records the one that was read.
+    readout: Literal["auto", "final", "multiscale"] = "auto"
     # Decision threshold of kappa/sensitivity/specificity: None = chosen on val for each
     # probe (Youden's J) and applied unchanged to test; a number fixes it.
     threshold: float | None = Field(default=None, gt=0, lt=1)

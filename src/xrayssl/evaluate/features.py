@@ -97,6 +97,22 @@ class MultiScalePooled(nn.Module):
         return torch.cat(pooled, dim=1)  # (B, sum C_stage)
 
 
+def resolve_readout(readout: str, encoder: nn.Module, image_size: int) -> Readout:
+    """``auto`` -> the recipe's readout for this image size, ``final`` where the encoder has no
+    residual stages to pool; ``final`` and ``multiscale`` stay as asked."""
+    if readout != "auto":
+        if readout not in READOUTS:
+            raise XraySSLError(f"unknown feature readout {readout!r}; known: auto, "
+                               f"{', '.join(READOUTS)}")
+        return readout
+    from xrayssl.models.recipe import recipe_for
+
+    chosen = recipe_for(image_size).readout
+    if chosen == "multiscale" and not resnet_stages(encoder):
+        return "final"
+    return "multiscale" if chosen == "multiscale" else "final"
+
+
 def with_readout(encoder: nn.Module, readout: Readout) -> nn.Module:
     """The module whose output the probe reads: the encoder itself or its multi-scale pool."""
     if readout == "final":

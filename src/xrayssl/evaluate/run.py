@@ -37,7 +37,12 @@ from xrayssl.evaluate.baselines import (
     predict_logits,
     train_supervised,
 )
-from xrayssl.evaluate.features import default_device, extract_features, with_readout
+from xrayssl.evaluate.features import (
+    default_device,
+    extract_features,
+    resolve_readout,
+    with_readout,
+)
 from xrayssl.evaluate.metrics import (
     METRICS,
     aggregate_studies,
@@ -269,6 +274,7 @@ def evaluate_encoder(
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     every = np.concatenate([split.train, split.val, split.test])
+    config.readout = resolve_readout(config.readout, encoder, cache.size)  # as read, recorded
     reader = with_readout(encoder, config.readout)
     if encoder_key is not None and config.readout != "final":
         encoder_key = f"{encoder_key}|{config.readout}"  # other features, other cache entry
