@@ -47,6 +47,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -153,17 +154,22 @@ RECIPE_FIELDS = ("method", "encoder", "policy", "policy_b", "batch_size", "lr", 
                  "method_options", "weight_decay", "optimizer", "precision", "image_size")
 
 
-def run_config(run_dir: Path, readout: str) -> dict[str, object]:
+def pretrain_config(run_dir: Path, needs: str) -> dict[str, Any]:
+    """The pretraining config of a finished run of this bench; ``needs`` another of its files."""
     path = run_dir / SUMMARY_FILE
+    if not path.is_file() or not (run_dir / needs).is_file():
+        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} or "
+                         f"{needs}); name only run folders it printed")
+    config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["config"]
+    return config
+
+
+def run_config(run_dir: Path, readout: str) -> dict[str, Any]:
     probe = probe_file(readout)
-    if not path.is_file():
-        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE}); "
-                         "name only run folders it printed")
-    if not (run_dir / probe).is_file():
+    if (run_dir / SUMMARY_FILE).is_file() and not (run_dir / probe).is_file():
         raise SystemExit(f"{run_dir} has no {probe}: probe it first with --reprobe {run_dir} "
                          f"--readout {readout}")
-    config: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))["config"]
-    return config
+    return pretrain_config(run_dir, probe)
 
 
 def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) -> None:
@@ -329,10 +335,7 @@ def main() -> None:
 
 def reprobe(run_dir: Path, cache: PreparedCache, work: Path, args: argparse.Namespace) -> None:
     """Probe a finished run's encoder again (another readout, say); nothing is trained."""
-    if not (run_dir / SUMMARY_FILE).is_file() or not (run_dir / ENCODER_FILE).is_file():
-        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} or "
-                         f"{ENCODER_FILE}); name a run folder it printed")
-    config = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["config"]
+    config = pretrain_config(run_dir, ENCODER_FILE)
     if config.get("image_size") not in (None, cache.size):
         raise SystemExit(f"{run_dir} was pretrained at {config['image_size']} px, this cache "
                          f"is {cache.size} px: give --data/--size as for that run")

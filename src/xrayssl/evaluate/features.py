@@ -107,10 +107,8 @@ def resolve_readout(readout: str, encoder: nn.Module, image_size: int) -> Readou
         return readout
     from xrayssl.models.recipe import recipe_for
 
-    chosen = recipe_for(image_size).readout
-    if chosen == "multiscale" and not resnet_stages(encoder):
-        return "final"
-    return "multiscale" if chosen == "multiscale" else "final"
+    wants_stages = recipe_for(image_size).readout == "multiscale"
+    return "multiscale" if wants_stages and resnet_stages(encoder) else "final"
 
 
 def with_readout(encoder: nn.Module, readout: Readout) -> nn.Module:
