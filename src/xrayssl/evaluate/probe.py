@@ -56,6 +56,7 @@ class LinearProbe:
     C: float
     class_weight: str | None
     selection: dict[str, Any] = field(default_factory=dict)
+    readout: str | None = None  # the encoder features it was fit on; None: not recorded
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Logits (N,) for raw features (N, D)."""
@@ -94,6 +95,7 @@ class LinearProbe:
             "C": self.C,
             "class_weight": self.class_weight,
             "selection": self.selection,
+            **({"readout": self.readout} if self.readout is not None else {}),
         }
 
     def save(self, path: Path) -> None:
@@ -116,6 +118,7 @@ class LinearProbe:
             C=float(data["C"]),
             class_weight=data["class_weight"],
             selection=dict(data.get("selection", {})),
+            readout=data.get("readout"),
         )
 
 

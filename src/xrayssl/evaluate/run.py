@@ -298,6 +298,7 @@ def evaluate_encoder(
     out.timing = {"feature_seconds": round(feature_seconds, 3),
                   "total_seconds": round(time.perf_counter() - started, 3)}
     if probe_out is not None and "full" in keep:
+        keep["full"].readout = config.readout  # Grad-CAM reads the encoder the same way
         keep["full"].save(probe_out)
     return out
 

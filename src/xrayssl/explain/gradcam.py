@@ -31,25 +31,38 @@ from torch import nn
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.features import Readout, with_readout
 
 ShowOn = Literal["original", "prepared"]
 
 
 class ProbeScoredEncoder(nn.Module):
-    """Encoder followed by the probe's linear layer: (B, 1, H, W) -> (B, 1) abnormality logit."""
+    """Encoder read as the probe read it, then the probe's linear layer: (B, 1, H, W) ->
+    (B, 1) abnormality logit.
 
-    def __init__(self, encoder: nn.Module, linear: nn.Linear) -> None:
+    ``features`` is the module whose output the probe was fit on: the encoder itself (final
+    readout) or its multi-scale pool, so the logit, and the scores that pick the sheet's cases,
+    are exactly the probe's.
+    """
+
+    def __init__(self, features: nn.Module, linear: nn.Linear) -> None:
         super().__init__()
         if linear.out_features != 1:
             raise XraySSLError(
                 f"the probe's linear layer has {linear.out_features} outputs; Grad-CAM needs "
                 "one abnormality logit (a binary probe)"
             )
-        self.encoder = encoder
+        self.features = features
         self.linear = linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features: torch.Tensor = self.encoder(x)  # (B, D)
+        features: torch.Tensor = self.features(x)  # (B, D)
+        if features.shape[1] != self.linear.in_features:
+            raise XraySSLError(
+                f"the probe reads {self.linear.in_features} features and the encoder gives "
+                f"{features.shape[1]}: the probe file belongs to another encoder or readout; "
+                "pass the probe.json written beside this encoder.pt"
+            )
         logits: torch.Tensor = self.linear(features)  # (B, 1)
         return logits
 
@@ -101,14 +114,18 @@ def compute_cams(
     images: torch.Tensor | np.ndarray,
     *,
     probe_linear: nn.Linear | None = None,
+    readout: Readout = "final",
     target_layer: nn.Module | None = None,
     batch_size: int = 32,
     device: str | torch.device | None = None,
 ) -> CamResult:
     """Grad-CAM of ``encoder`` (plus ``probe_linear`` when given) for every image.
 
-    ``target_layer`` defaults to ``encoder.gradcam_layer``. The encoder's train/eval mode and
-    its parameters' ``requires_grad`` flags are left as they were.
+    ``readout``: the features the probe was fit on. With ``multiscale`` the logit reads every
+    residual stage; the CAM is still taken at ``target_layer``, so it shows the evidence the
+    last stage contributes to that logit (the earlier stages' pooled terms do not pass through
+    it). ``target_layer`` defaults to ``encoder.gradcam_layer``. The encoder's train/eval mode
+    and its parameters' ``requires_grad`` flags are left as they were.
     """
     layer = target_layer if target_layer is not None else getattr(encoder, "gradcam_layer", None)
     if not isinstance(layer, nn.Module):
@@ -119,7 +136,7 @@ def compute_cams(
     batch = as_image_batch(images)
     run_device = torch.device(device) if device is not None else _module_device(encoder)
     model: nn.Module = encoder if probe_linear is None else ProbeScoredEncoder(
-        encoder, probe_linear
+        with_readout(encoder, readout), probe_linear
     )
     was_training = model.training
     model.to(run_device).eval()

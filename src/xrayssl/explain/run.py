@@ -23,6 +23,7 @@ from torch import nn
 from xrayssl.atomic import atomic_write_json
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.features import READOUTS, Readout
 from xrayssl.explain.gradcam import ShowOn, compute_cams, display_images
 from xrayssl.explain.localization import localization_score
 from xrayssl.explain.sheets import ExplainedModel, comparison_sheet, save_overlays, select_cases
@@ -39,6 +40,7 @@ class ModelToExplain:
     encoder: nn.Module
     probe_linear: nn.Linear | None = None
     run: str | None = None  # the study run folder it came from, if any
+    readout: Readout = "final"  # the features the probe was fit on
 
 
 def load_model(encoder_path: Path, probe_path: Path | None = None,
@@ -54,12 +56,28 @@ def load_model(encoder_path: Path, probe_path: Path | None = None,
         if probe_path is None and (folder / "probe.json").is_file():
             probe_path = folder / "probe.json"
     encoder, meta = load_encoder(encoder_path)
-    linear = LinearProbe.load(probe_path).as_linear() if probe_path is not None else None
+    probe = LinearProbe.load(probe_path) if probe_path is not None else None
+    linear = probe.as_linear() if probe is not None else None
+    readout: Readout = "final"
+    if probe is not None:
+        # Probe files written before the readout was recorded: a probe wider than the final
+        # vector was fit on the multi-scale pool (the only other readout).
+        recorded = probe.readout or ("final" if len(probe.coef) == encoder_width(encoder)
+                                     else "multiscale")
+        if recorded not in READOUTS:
+            raise XraySSLError(f"{probe_path}: unknown readout {recorded!r}; known: "
+                               f"{', '.join(READOUTS)}")
+        readout = recorded
     if name is None:
         policy = meta.get("policy")
         method = meta.get("method")
         name = " ".join(str(part) for part in (method, policy) if part) or encoder_path.parent.name
-    return ModelToExplain(name=name, encoder=encoder, probe_linear=linear)
+    return ModelToExplain(name=name, encoder=encoder, probe_linear=linear, readout=readout)
+
+
+def encoder_width(encoder: nn.Module) -> int | None:
+    width = getattr(encoder, "feature_dim", None)
+    return int(width) if isinstance(width, int) else None
 
 
 def pick_images(cache: PreparedCache, split: str | None, max_images: int, seed: int) -> np.ndarray:
@@ -143,13 +161,13 @@ def explain_models(
         if model.name in {entry["name"] for entry in entries}:
             raise XraySSLError(f"two models are named {model.name!r}; names must differ")
         result = compute_cams(model.encoder, batch, probe_linear=model.probe_linear,
-                              batch_size=batch_size, device=run_device)
+                              readout=model.readout, batch_size=batch_size, device=run_device)
         score = None
         if masks is not None and scored is not None and scored.any():
             score = localization_score(result.cams[scored], masks[scored]).to_dict()
         entries.append({"name": model.name, "run": model.run, "localization": score,
                         "target": "probe logit" if model.probe_linear is not None
-                        else "own embedding"})
+                        else "own embedding", "readout": model.readout})
         if position in columns:
             explained[position] = ExplainedModel(model.name, result.cams, result.scores)
         if overlays:
