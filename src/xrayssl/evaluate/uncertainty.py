@@ -23,6 +23,7 @@ the other levels know.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +115,10 @@ def resample_sets(table: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     subset_pick = rng.integers(0, subsets, size=(n_boot, seeds, subsets))  # (B, R, S)
     columns = np.arange(n_boot)[:, None, None]
     picked = widened[seed_pick[:, :, None], subset_pick, columns]  # (B, R, S)
-    with np.errstate(invalid="ignore"):
+    # A draw of patients that holds one class only has no AUROC in any cell (NaN): it stays
+    # NaN, and the intervals read the draws that have one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         out: np.ndarray = np.nanmean(picked.reshape(n_boot, -1), axis=1)
     return out
 

@@ -18,6 +18,7 @@ draws:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -104,7 +105,9 @@ def rank_policies(
     differences = {n: difference_from_draws(values[best], values[n], draws[best], draws[n],
                                             level) for n in order[1:]}
     centred = stacked - np.asarray([values[n] for n in names])[:, None]  # (K, B)
-    chance_max = np.nanmax(centred, axis=0)  # (B,)
+    with warnings.catch_warnings():  # a draw with no AUROC for any policy stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        chance_max = np.nanmax(centred, axis=0)  # (B,)
     gaps = {}
     for i, name in enumerate(names):
         if name == best:
