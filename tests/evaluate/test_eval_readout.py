@@ -57,8 +57,9 @@ def test_readouts_are_checked() -> None:
         with_readout(RawPixels(8), "deep")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("size", "expected"), [(28, "multiscale"), (32, "multiscale"),
-                                                (64, "final"), (224, "final")])
+@pytest.mark.parametrize(("size", "expected"), [(28, "multiscale"), (64, "multiscale"),
+                                                (96, "multiscale"), (128, "final"),
+                                                (224, "final")])
 def test_auto_is_the_recipe_readout_for_the_image_size(size: int, expected: str) -> None:
     encoder = build_encoder("resnet_tiny", image_size=size)
     assert resolve_readout("auto", encoder, size) == expected
