@@ -62,7 +62,7 @@ def load_model(encoder_path: Path, probe_path: Path | None = None,
     if probe is not None:
         # Probe files written before the readout was recorded: a probe wider than the final
         # vector was fit on the multi-scale pool (the only other readout).
-        recorded = probe.readout or ("final" if len(probe.coef) == encoder_width(encoder)
+        recorded = probe.readout or ("final" if len(probe.coef) == encoder.feature_dim
                                      else "multiscale")
         if recorded not in READOUTS:
             raise XraySSLError(f"{probe_path}: unknown readout {recorded!r}; known: "
@@ -73,11 +73,6 @@ def load_model(encoder_path: Path, probe_path: Path | None = None,
         method = meta.get("method")
         name = " ".join(str(part) for part in (method, policy) if part) or encoder_path.parent.name
     return ModelToExplain(name=name, encoder=encoder, probe_linear=linear, readout=readout)
-
-
-def encoder_width(encoder: nn.Module) -> int | None:
-    width = getattr(encoder, "feature_dim", None)
-    return int(width) if isinstance(width, int) else None
 
 
 def pick_images(cache: PreparedCache, split: str | None, max_images: int, seed: int) -> np.ndarray:
