@@ -47,7 +47,7 @@ def test_summary_skips_images_without_lesions_and_reports_chance() -> None:
     masks = np.stack([mask, mask, empty_mask, mask])
     score = localization_score(cams, masks, tolerance=1)
     assert score.images == 3  # the image with an empty mask is not scored
-    assert score.pointing_game == pytest.approx(1 / 3)  # the all-zero CAM's peak (0,0) misses
+    assert score.pointing_game == pytest.approx(1 / 3)  # the all-zero CAM points nowhere
     assert score.empty_cams == 1
     assert score.energy_inside == pytest.approx((4.0 / 4.5 + 0.0) / 2)
     assert score.chance_energy == pytest.approx(0.04)
@@ -61,6 +61,9 @@ def test_summary_skips_images_without_lesions_and_reports_chance() -> None:
 
 def test_empty_cam_and_bad_input() -> None:
     assert math.isnan(energy_inside(np.zeros((4, 4)), np.ones((4, 4))))
+    # An empty CAM is a miss even where the lesion covers its argmax (pixel (0, 0)).
+    assert not pointing_game_hit(np.zeros((4, 4)), np.ones((4, 4)), tolerance=2)
+    assert not pointing_game_hit(np.full((4, 4), -0.5), np.ones((4, 4)))
     with pytest.raises(XraySSLError, match="one shape"):
         energy_inside(np.zeros((4, 4)), np.ones((5, 4)))
     with pytest.raises(XraySSLError, match="no image with a lesion mask"):

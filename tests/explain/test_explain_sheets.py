@@ -8,6 +8,7 @@ from PIL import Image
 from xrayssl.explain.sheets import (
     Case,
     ExplainedModel,
+    cell_note,
     comparison_sheet,
     save_overlays,
     select_cases,
@@ -72,3 +73,17 @@ def test_a_sheet_of_some_models_says_why_on_the_sheet(tmp_path: Path) -> None:
                              caption="1 of 3 models: the best of each method")
     with Image.open(plain) as a, Image.open(noted) as b:
         assert b.size[1] > a.size[1]  # room for the caption above the grid
+
+
+def test_a_cell_says_where_its_peak_fell_and_an_empty_cam_says_so() -> None:
+    mask = np.zeros((8, 8), np.uint8)
+    mask[1:3, 1:3] = 255
+    cam = np.zeros((8, 8), np.float32)
+    cam[2, 2] = 1.0
+    assert cell_note(cam, mask, 0.914) == "p=0.91  peak in lesion"
+    cam[6, 6] = 2.0
+    assert cell_note(cam, mask, None) == "peak outside"
+    assert cell_note(cam, None, 0.5) == "p=0.50"
+    # No positive evidence: the argmax would be pixel (0, 0), which is no peak.
+    mask[0, 0] = 255
+    assert cell_note(np.zeros((8, 8)), mask, 0.2) == "p=0.20  empty CAM"

@@ -93,6 +93,8 @@ def register(app: typer.Typer) -> None:
                     f"{score['pointing_game_tolerant']:.2f} within {score['tolerance']} px; "
                     f"CAM energy in lesion {score['energy_inside']:.3g} "
                     f"(chance {score['chance_energy']:.3g}) over {score['images']} abnormal images"
+                    + (f"; {score['empty_cams']} empty CAMs (misses, no energy share)"
+                       if score.get("empty_cams") else "")
                 )
 
     @app.command("report")

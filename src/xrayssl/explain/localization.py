@@ -25,9 +25,23 @@ def _check_pair(cam: np.ndarray, mask: np.ndarray) -> None:
         )
 
 
+def is_empty_cam(cam: np.ndarray) -> bool:
+    """True when the CAM has no positive value: Grad-CAM found no evidence for the target.
+
+    With the ``multiscale`` readout this happens when the last stage, where the CAM is taken,
+    pulls the logit down and the earlier stages carry it.
+    """
+    return not bool(np.any(cam > 0))
+
+
 def pointing_game_hit(cam: np.ndarray, mask: np.ndarray, tolerance: int = 0) -> bool:
-    """True when the CAM's maximum lies in the mask (or within ``tolerance`` pixels of it)."""
+    """True when the CAM's maximum lies in the mask (or within ``tolerance`` pixels of it).
+
+    An empty CAM points nowhere, so it is a miss (its argmax would be an arbitrary pixel).
+    """
     _check_pair(cam, mask)
+    if is_empty_cam(cam):
+        return False
     inside = mask > 0
     if tolerance > 0:
         kernel = cv2.getStructuringElement(
@@ -58,7 +72,7 @@ class LocalizationScore:
     tolerance: int  # pixels
     energy_inside: float  # mean fraction of CAM mass inside the mask
     chance_energy: float  # mean mask area fraction: what a flat CAM would score
-    empty_cams: int  # CAMs with no mass (excluded from energy_inside)
+    empty_cams: int  # CAMs with no mass: pointing-game misses, left out of energy_inside
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from xrayssl.explain.gradcam import overlay
-from xrayssl.explain.localization import pointing_game_hit
+from xrayssl.explain.localization import is_empty_cam, pointing_game_hit
 
 CaseKind = Literal["TP", "FN", "FP", "abnormal", "normal", "unlabelled"]
 
@@ -137,6 +137,16 @@ def save_overlays(
     return paths
 
 
+def cell_note(cam: np.ndarray, mask: np.ndarray | None, score: float | None) -> str:
+    """The line under a CAM cell: the probability, then where the peak fell (or "empty CAM")."""
+    notes = [] if score is None else [f"p={score:.2f}"]
+    if is_empty_cam(cam):
+        notes.append("empty CAM")
+    elif mask is not None:
+        notes.append("peak in lesion" if pointing_game_hit(cam, mask) else "peak outside")
+    return "  ".join(notes)
+
+
 def comparison_sheet(
     path: Path,
     images: Sequence[np.ndarray],
@@ -150,7 +160,8 @@ def comparison_sheet(
     """One PNG: a row per case, the image (with the lesion outline) then one CAM per model.
 
     Each CAM cell shows the model's abnormality probability and, when a mask exists, whether
-    the CAM's peak (marked +) falls in the lesion. Column titles are wrapped to the cell;
+    the CAM's peak (marked +) falls in the lesion; a CAM with no positive value says "empty
+    CAM" and has no +. Column titles are wrapped to the cell;
     ``caption`` (e.g. which models the columns are) is written above the grid.
     """
     rows = max(len(cases), 1)
@@ -185,14 +196,12 @@ def comparison_sheet(
             axis = grid[row, col]
             cam = model.cams[case.position]
             axis.imshow(overlay(image, cam))
-            peak_row, peak_col = np.unravel_index(int(np.argmax(cam)), cam.shape)
-            axis.plot([peak_col], [peak_row], marker="+", color="white", markersize=8, mew=1.5)
-            notes = []
-            if model.scores is not None:
-                notes.append(f"p={model.scores[case.position]:.2f}")
-            if has_lesion and mask is not None:
-                notes.append("peak in lesion" if pointing_game_hit(cam, mask) else "peak outside")
-            axis.set_xlabel("  ".join(notes), fontsize=7)
+            if not is_empty_cam(cam):  # an empty CAM has no peak to mark
+                peak_row, peak_col = np.unravel_index(int(np.argmax(cam)), cam.shape)
+                axis.plot([peak_col], [peak_row], marker="+", color="white", markersize=8,
+                          mew=1.5)
+            score = model.scores[case.position] if model.scores is not None else None
+            axis.set_xlabel(cell_note(cam, mask if has_lesion else None, score), fontsize=7)
             if row == 0:
                 axis.set_title(titles[col - 1], fontsize=TITLE_FONT)
     if caption:

@@ -18,7 +18,9 @@ def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -
         "the pointing game (share of abnormal images whose CAM peak lies in the lesion, "
         "strictly and within the usual tolerance of 15 px at 224 px, scaled) and the share of "
         "CAM energy inside the lesion, with its ratio to chance (a flat map scores the "
-        "lesion's area share).",
+        "lesion's area share). An empty CAM (no positive evidence at the last block; with the "
+        "multiscale readout the earlier stages can carry the logit) counts as a miss and is "
+        "left out of the energy share; the table counts them.",
     )
     summary = results.gradcam
     if summary is None:
@@ -33,12 +35,13 @@ def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -
     else:
         section.notes.append(f"{summary.folder / 'comparison.png'} is missing")
     rows = [[Cell(m.name), Cell(m.run or ""), *localization_cells(m.localization),
-             Cell(str(m.localization.images))]
+             Cell(str(m.localization.images)),
+             Cell(str(m.localization.empty_cams), m.localization.empty_cams)]
             for m in summary.models if m.localization is not None]
     if rows:
         section.tables.append(Table(
             ["model", "run", f"pointing game (strict / within {summary.tolerance} px)",
-             "CAM energy in lesion", "abnormal images"], rows, sortable=True))
+             "CAM energy in lesion", "abnormal images", "empty CAMs"], rows, sortable=True))
     else:
         section.notes.append("no lesion masks in this data: no localization score")
     if summary.originals_missing:

@@ -102,12 +102,19 @@ def difference_cell(block: dict[str, float]) -> Cell:
 
 
 def localization_cells(score: LocalizationScore) -> list[Cell]:
-    """'strict / near' pointing-game rates and the energy share with its ratio to chance."""
+    """'strict / near' pointing-game rates and the energy share with its ratio to chance.
+
+    Empty CAMs are misses in the pointing game and have no energy share, so the energy cell
+    says how many it leaves out: a model with many has its share read off the others.
+    """
     ratio = (score.energy_inside / score.chance_energy if score.chance_energy > 0
              else math.nan)
+    below = f"{ratio:.1f}× chance"
+    if score.empty_cams:
+        below += f"; {score.empty_cams} of {score.images} CAMs empty, left out"
     return [Cell(f"{score.pointing_game:.2f} / {score.pointing_game_tolerant:.2f}",
                  score.pointing_game),
-            Cell(f"{score.energy_inside:.3g}", score.energy_inside, f"{ratio:.1f}× chance")]
+            Cell(f"{score.energy_inside:.3g}", score.energy_inside, below)]
 
 
 def run_label(run: RunResult) -> str:
