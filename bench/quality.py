@@ -21,6 +21,11 @@ from a quiet machine; ``--epochs`` fixes the epochs instead. The printout says w
     python bench/quality.py --budget 5 --method byol
     python bench/quality.py --device cuda --encoder resnet18_small --epochs 100
     python bench/quality.py --epochs 65 --seed 1 --against runs/bench-quality/knee-64/run-A
+    python bench/quality.py --device cuda --encoder resnet18_small --epochs 100 --supervised \
+        --cache runs/bench-quality/knee-64/cache   # a cache carried to a machine without the PNGs
+
+``--supervised`` adds the supervised floor (the same encoder trained end to end on the same
+label subsets, the study's "SL" baseline) and the paired difference of the SSL probe to it.
 
 Each run keeps its probe in its folder (``bench-probe.json``); ``--against`` an earlier run
 folder prints the paired difference of this run to that one on the same validation images
@@ -86,6 +91,19 @@ def protocol_cache(source: Path, size: int, seed: int, out: Path) -> PreparedCac
     carved from it by patient (``VALID_FRACTION``, stratified, seeded); its val split -> test."""
     return prepare_cache(load_source(source), out, size=size, progress=False,
                          splits=SplitConfig(val_fraction=VALID_FRACTION, seed=seed))
+
+
+def carried_cache(path: Path, size: int, seed: int) -> PreparedCache:
+    """A cache this bench prepared earlier (``--cache``), checked to hold the protocol's split."""
+    cache = PreparedCache.open(path)
+    wanted = SplitConfig(val_fraction=VALID_FRACTION, seed=seed).model_dump()
+    if cache.splits.get("config") != wanted:
+        raise SystemExit(f"{path} was not split as this bench splits (val carved from train, "
+                         f"fraction {VALID_FRACTION}, --split-seed {seed}): name a cache folder "
+                         "this bench prepared, or the source with --data")
+    if cache.size != size:
+        raise SystemExit(f"{path} is {cache.size} px, not {size}: give --size {cache.size}")
+    return cache
 
 
 def measure_pairs_per_second(config: PretrainConfig, cache: PreparedCache, work: Path) -> float:
@@ -247,11 +265,17 @@ def main() -> None:
     parser.add_argument("--reprobe", type=Path, default=None,
                         help="train nothing: probe this finished run's encoder (with "
                              "--readout), then print its table as a new run would")
+    parser.add_argument("--supervised", action="store_true",
+                        help="also the supervised floor: the same encoder trained end to end on "
+                             "the same label subsets (slow on a CPU)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="a cache folder this bench prepared (e.g. copied to a machine "
+                             "without the source images); --data then only names the run")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-quality"))
     args = parser.parse_args()
 
     source, default_size, default_budget = DATASETS.get(args.data, (Path(args.data), 64, 15.0))
-    if not source.exists():
+    if args.cache is None and not source.exists():
         print(f"skipped: {source} is not there (the real radiographs live in ../shared/data)")
         return
     size = args.size or default_size
@@ -264,7 +288,8 @@ def main() -> None:
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
     cache_dir = work / ("cache" if args.split_seed == 0 else f"cache-split{args.split_seed}")
-    cache = protocol_cache(source, size, args.split_seed, cache_dir)
+    cache = (carried_cache(args.cache, size, args.split_seed) if args.cache is not None
+             else protocol_cache(source, size, args.split_seed, cache_dir))
     n_train = len(cache.select(splits=["train"]))
     print(f"{name} at {size} px: {n_train} pretraining images, "
           f"{len(cache.select(splits=[VAL]))} validation images carved from train by "
@@ -314,6 +339,8 @@ def main() -> None:
     print("floors (raw pixels, random init) ...", flush=True)
     raw = floor("raw", cache, args, config.encoder, work)
     random_init = floor("random", cache, args, config.encoder, work)
+    supervised = floor("supervised", cache, args, config.encoder, work) if args.supervised \
+        else None
 
     run_dir = work / f"run-{int(time.time())}"
     started = time.perf_counter()
@@ -330,7 +357,8 @@ def main() -> None:
     curve = [f"{row['epoch']:.0f}:{row['knn_auroc']:.3f}" for row in result.history
              if "knn_auroc" in row]
     print(f"kNN monitor AUROC by epoch: {' '.join(curve)}")
-    report(raw, random_init, ssl, f"{config.method} {config.encoder}", run_dir, args)
+    report(raw, random_init, ssl, f"{config.method} {config.encoder}", run_dir, args,
+           supervised)
 
 
 def reprobe(run_dir: Path, cache: PreparedCache, work: Path, args: argparse.Namespace) -> None:
@@ -345,27 +373,37 @@ def reprobe(run_dir: Path, cache: PreparedCache, work: Path, args: argparse.Name
     print("floors (raw pixels, random init) ...", flush=True)
     raw = floor("raw", cache, args, config["encoder"], work)
     random_init = floor("random", cache, args, config["encoder"], work)
+    supervised = floor("supervised", cache, args, config["encoder"], work) if args.supervised \
+        else None
     started = time.perf_counter()
     ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
                            device=args.device, model={"kind": "ssl"})
     print(f"  encoder probed in {time.perf_counter() - started:.0f} s", flush=True)
     ssl.write(run_dir / probe_file(args.readout))
-    report(raw, random_init, ssl, f"{config['method']} {config['encoder']}", run_dir, args)
+    report(raw, random_init, ssl, f"{config['method']} {config['encoder']}", run_dir, args,
+           supervised)
 
 
 def report(raw: RunMetrics, random_init: RunMetrics, ssl: RunMetrics, label: str,
-           run_dir: Path, args: argparse.Namespace) -> None:
+           run_dir: Path, args: argparse.Namespace, supervised: RunMetrics | None = None) -> None:
     """The run's table beside the floors, then --against and --pool figures."""
     print(f"\nreadout {args.readout}")
     print("| model | AUROC 10% labels | AUROC 100% labels | SSL - raw, 10% | SSL - raw, 100% |")
     print("|---|---|---|---|---|")
-    for name, metrics in (("raw pixels", raw), ("random init", random_init), (label, ssl)):
+    rows = [("raw pixels", raw), ("random init", random_init), (label, ssl)]
+    if supervised is not None:
+        rows.insert(2, (f"supervised {supervised.model.get('encoder_name', '')}", supervised))
+    for name, metrics in rows:
         cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in
                  (auroc(metrics, 0.1), auroc(metrics, 1.0))]
         diffs = ["", ""]
         if metrics is ssl:
             diffs = [paired(raw, ssl, 0.1), paired(raw, ssl, 1.0)]
         print(f"| {name} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
+    if supervised is not None:
+        same_images(supervised, ssl, "the supervised floor and the SSL encoder were")
+        print(f"SSL - supervised: {paired(supervised, ssl, 0.1)} at 10% labels, "
+              f"{paired(supervised, ssl, 1.0)} at 100% (paired patient bootstrap)")
     for earlier in args.against:
         other = RunMetrics.read(earlier / PROBE_FILE)
         print(f"this run - {earlier.name} (final readout): {paired(other, ssl, 0.1)} at 10% "
