@@ -182,6 +182,15 @@ def pretrain_config(run_dir: Path, needs: str) -> dict[str, Any]:
     return config
 
 
+def against_probe(run_dir: Path, readout: str) -> Path:
+    """An ``--against`` run's probe through the same readout as this run's (like with like)."""
+    path = run_dir / probe_file(readout)
+    if not path.is_file():
+        raise SystemExit(f"{run_dir} has no {path.name}: probe it first with --reprobe "
+                         f"{run_dir} --readout {readout}")
+    return path
+
+
 def run_config(run_dir: Path, readout: str) -> dict[str, Any]:
     probe = probe_file(readout)
     if (run_dir / SUMMARY_FILE).is_file() and not (run_dir / probe).is_file():
@@ -284,6 +293,8 @@ def main() -> None:
     args.readout = args.readout or recipe.readout
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is visible")
+    for earlier in args.against:  # checked before hours of training, not after
+        against_probe(earlier, args.readout)
     name = args.data if args.data in DATASETS else source.stem
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
@@ -405,9 +416,9 @@ def report(raw: RunMetrics, random_init: RunMetrics, ssl: RunMetrics, label: str
         print(f"SSL - supervised: {paired(supervised, ssl, 0.1)} at 10% labels, "
               f"{paired(supervised, ssl, 1.0)} at 100% (paired patient bootstrap)")
     for earlier in args.against:
-        other = RunMetrics.read(earlier / PROBE_FILE)
-        print(f"this run - {earlier.name} (final readout): {paired(other, ssl, 0.1)} at 10% "
-              f"labels, {paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
+        other = RunMetrics.read(against_probe(earlier, args.readout))
+        print(f"this run - {earlier.name} ({args.readout} readout): {paired(other, ssl, 0.1)} "
+              f"at 10% labels, {paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
     if args.pool:
         pooled_table(raw, [run_dir, *args.pool], args)
     ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
