@@ -43,6 +43,8 @@ multiscale`` it asks what the probe reads of the same encoder (each readout keep
 file in the run folder, so ``--pool`` and ``--against`` compare like with like):
 
     python bench/quality.py --reprobe .../run-A --readout multiscale --pool .../run-B
+    python bench/quality.py --reprobe .../run-A --readout multiscale --against .../run-A \
+        --against-readout final     # two readouts of one encoder, paired
 """
 
 from __future__ import annotations
@@ -183,7 +185,8 @@ def pretrain_config(run_dir: Path, needs: str) -> dict[str, Any]:
 
 
 def against_probe(run_dir: Path, readout: str) -> Path:
-    """An ``--against`` run's probe through the same readout as this run's (like with like)."""
+    """An ``--against`` run's probe through ``readout`` (by default this run's: like with
+    like)."""
     path = run_dir / probe_file(readout)
     if not path.is_file():
         raise SystemExit(f"{run_dir} has no {path.name}: probe it first with --reprobe "
@@ -266,6 +269,10 @@ def main() -> None:
     parser.add_argument("--against", type=Path, action="append", default=[],
                         help="an earlier run folder of this bench: print the paired "
                              "difference to its probe (repeatable)")
+    parser.add_argument("--against-readout", default=None,
+                        help="the readout of the --against runs' probes (default: this run's; "
+                             "final with --reprobe RUN --against RUN gives the paired "
+                             "difference of two readouts of one encoder)")
     parser.add_argument("--pool", type=Path, action="append", default=[],
                         help="an earlier run folder of the same recipe at another --seed: the "
                              "figures pool it with this run over seeds (repeatable)")
@@ -293,8 +300,9 @@ def main() -> None:
     args.readout = args.readout or recipe.readout
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is visible")
+    args.against_readout = args.against_readout or args.readout
     for earlier in args.against:  # checked before hours of training, not after
-        against_probe(earlier, args.readout)
+        against_probe(earlier, args.against_readout)
     name = args.data if args.data in DATASETS else source.stem
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
@@ -416,8 +424,9 @@ def report(raw: RunMetrics, random_init: RunMetrics, ssl: RunMetrics, label: str
         print(f"SSL - supervised: {paired(supervised, ssl, 0.1)} at 10% labels, "
               f"{paired(supervised, ssl, 1.0)} at 100% (paired patient bootstrap)")
     for earlier in args.against:
-        other = RunMetrics.read(against_probe(earlier, args.readout))
-        print(f"this run - {earlier.name} ({args.readout} readout): {paired(other, ssl, 0.1)} "
+        other = RunMetrics.read(against_probe(earlier, args.against_readout))
+        print(f"this run ({args.readout}) - {earlier.name} ({args.against_readout} readout): "
+              f"{paired(other, ssl, 0.1)} "
               f"at 10% labels, {paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
     if args.pool:
         pooled_table(raw, [run_dir, *args.pool], args)
