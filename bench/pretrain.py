@@ -73,8 +73,12 @@ def knee_records(root: Path) -> list[Record]:
     return records
 
 
+def knee_cache_dir(size: int, cache_dir: Path) -> Path:
+    return cache_dir / f"knee-oa-{size}"
+
+
 def knee_cache(size: int, cache_dir: Path) -> PreparedCache:
-    out = cache_dir / f"knee-oa-{size}"
+    out = knee_cache_dir(size, cache_dir)
     if (out / "index.json").is_file():
         return PreparedCache.open(out)
     return prepare_cache(knee_records(KNEE), out, size=size, workers=1, progress=False)
@@ -304,7 +308,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     # Caches already in --cache-dir (carried to a machine without the PNGs) need no source.
     carried = args.cache_dir is not None and all(
-        (args.cache_dir / f"knee-oa-{size}" / "index.json").is_file() for size in sizes)
+        (knee_cache_dir(size, args.cache_dir) / "index.json").is_file() for size in sizes)
     if not carried and not (KNEE / "labels.csv").is_file():
         print(f"skipped: {KNEE} is absent; this benchmark needs the knee-oa images (or their "
               "caches in --cache-dir)")

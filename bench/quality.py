@@ -184,9 +184,8 @@ def pretrain_config(run_dir: Path, needs: str) -> dict[str, Any]:
     return config
 
 
-def against_probe(run_dir: Path, readout: str) -> Path:
-    """An ``--against`` run's probe through ``readout`` (by default this run's: like with
-    like)."""
+def readout_probe(run_dir: Path, readout: str) -> Path:
+    """A run's probe file through ``readout``; a clear exit if that readout was never probed."""
     path = run_dir / probe_file(readout)
     if not path.is_file():
         raise SystemExit(f"{run_dir} has no {path.name}: probe it first with --reprobe "
@@ -195,11 +194,19 @@ def against_probe(run_dir: Path, readout: str) -> Path:
 
 
 def run_config(run_dir: Path, readout: str) -> dict[str, Any]:
-    probe = probe_file(readout)
-    if (run_dir / SUMMARY_FILE).is_file() and not (run_dir / probe).is_file():
-        raise SystemExit(f"{run_dir} has no {probe}: probe it first with --reprobe {run_dir} "
-                         f"--readout {readout}")
-    return pretrain_config(run_dir, probe)
+    if (run_dir / SUMMARY_FILE).is_file():
+        readout_probe(run_dir, readout)
+    return pretrain_config(run_dir, probe_file(readout))
+
+
+def floors(cache: PreparedCache, args: argparse.Namespace, encoder: str,
+           work: Path) -> tuple[RunMetrics, RunMetrics, RunMetrics | None]:
+    """Raw pixels, random init and (with ``--supervised``) the supervised floor."""
+    print("floors (raw pixels, random init) ...", flush=True)
+    raw = floor("raw", cache, args, encoder, work)
+    random_init = floor("random", cache, args, encoder, work)
+    supervised = floor("supervised", cache, args, encoder, work) if args.supervised else None
+    return raw, random_init, supervised
 
 
 def pooled_table(raw: RunMetrics, runs: list[Path], args: argparse.Namespace) -> None:
@@ -302,7 +309,7 @@ def main() -> None:
         raise SystemExit("--device cuda: no CUDA device is visible")
     args.against_readout = args.against_readout or args.readout
     for earlier in args.against:  # checked before hours of training, not after
-        against_probe(earlier, args.against_readout)
+        readout_probe(earlier, args.against_readout)
     name = args.data if args.data in DATASETS else source.stem
     work = args.work / f"{name}-{size}"
     work.mkdir(parents=True, exist_ok=True)
@@ -355,11 +362,7 @@ def main() -> None:
           flush=True)
     print(f"epochs: {how}", flush=True)
 
-    print("floors (raw pixels, random init) ...", flush=True)
-    raw = floor("raw", cache, args, config.encoder, work)
-    random_init = floor("random", cache, args, config.encoder, work)
-    supervised = floor("supervised", cache, args, config.encoder, work) if args.supervised \
-        else None
+    raw, random_init, supervised = floors(cache, args, config.encoder, work)
 
     run_dir = work / f"run-{int(time.time())}"
     started = time.perf_counter()
@@ -389,11 +392,7 @@ def reprobe(run_dir: Path, cache: PreparedCache, work: Path, args: argparse.Name
     encoder, _ = load_encoder(run_dir / ENCODER_FILE)
     print(f"reprobe of {run_dir} ({config['method']} {config['encoder']}, seed "
           f"{config['seed']}, {config['epochs']} epochs), readout {args.readout}", flush=True)
-    print("floors (raw pixels, random init) ...", flush=True)
-    raw = floor("raw", cache, args, config["encoder"], work)
-    random_init = floor("random", cache, args, config["encoder"], work)
-    supervised = floor("supervised", cache, args, config["encoder"], work) if args.supervised \
-        else None
+    raw, random_init, supervised = floors(cache, args, config["encoder"], work)
     started = time.perf_counter()
     ssl = evaluate_encoder(encoder, cache, config=probe_config(args, args.readout),
                            device=args.device, model={"kind": "ssl"})
@@ -419,15 +418,14 @@ def report(raw: RunMetrics, random_init: RunMetrics, ssl: RunMetrics, label: str
         if metrics is ssl:
             diffs = [paired(raw, ssl, 0.1), paired(raw, ssl, 1.0)]
         print(f"| {name} | {cells[0]} | {cells[1]} | {diffs[0]} | {diffs[1]} |")
-    if supervised is not None:
-        same_images(supervised, ssl, "the supervised floor and the SSL encoder were")
+    if supervised is not None:  # paired() checks the two were probed on the same images
         print(f"SSL - supervised: {paired(supervised, ssl, 0.1)} at 10% labels, "
               f"{paired(supervised, ssl, 1.0)} at 100% (paired patient bootstrap)")
     for earlier in args.against:
-        other = RunMetrics.read(against_probe(earlier, args.against_readout))
+        other = RunMetrics.read(readout_probe(earlier, args.against_readout))
         print(f"this run ({args.readout}) - {earlier.name} ({args.against_readout} readout): "
-              f"{paired(other, ssl, 0.1)} "
-              f"at 10% labels, {paired(other, ssl, 1.0)} at 100% (paired patient bootstrap)")
+              f"{paired(other, ssl, 0.1)} at 10% labels, {paired(other, ssl, 1.0)} at 100% "
+              "(paired patient bootstrap)")
     if args.pool:
         pooled_table(raw, [run_dir, *args.pool], args)
     ten = auroc(ssl, 0.1)[0] - auroc(raw, 0.1)[0]
