@@ -68,11 +68,12 @@ from xrayssl.data.sources import load_source
 from xrayssl.evaluate.metrics import paired_bootstrap
 from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
+from xrayssl.findings.policy_seeds import stack
 from xrayssl.models.encoders import load_encoder
-from xrayssl.models.pretrain import ENCODER_FILE, SUMMARY_FILE, run_pretraining
+from xrayssl.models.pretrain import run_pretraining
 from xrayssl.models.recipe import recipe_for
+from xrayssl.runs.folder import ENCODER_FILE, PRETRAIN_FILE
 from xrayssl.runs.metrics_file import RunMetrics
-from xrayssl.study.policy_seeds import stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
@@ -176,9 +177,9 @@ RECIPE_FIELDS = ("method", "encoder", "policy", "policy_b", "batch_size", "lr", 
 
 def pretrain_config(run_dir: Path, needs: str) -> dict[str, Any]:
     """The pretraining config of a finished run of this bench; ``needs`` another of its files."""
-    path = run_dir / SUMMARY_FILE
+    path = run_dir / PRETRAIN_FILE
     if not path.is_file() or not (run_dir / needs).is_file():
-        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {SUMMARY_FILE} or "
+        raise SystemExit(f"{run_dir} is not a finished run of this bench (no {PRETRAIN_FILE} or "
                          f"{needs}); name only run folders it printed")
     config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["config"]
     return config
@@ -194,7 +195,7 @@ def readout_probe(run_dir: Path, readout: str) -> Path:
 
 
 def run_config(run_dir: Path, readout: str) -> dict[str, Any]:
-    if (run_dir / SUMMARY_FILE).is_file():
+    if (run_dir / PRETRAIN_FILE).is_file():
         readout_probe(run_dir, readout)
     return pretrain_config(run_dir, probe_file(readout))
 

@@ -19,7 +19,7 @@ import torch
 from conftest import MakeCache
 
 from xrayssl.models.encoders import load_encoder
-from xrayssl.models.pretrain import CHECKPOINT_DIR
+from xrayssl.runs.folder import CHECKPOINT_DIR
 
 EPOCHS = 4
 

@@ -12,13 +12,13 @@ from explain.explain_standins import RegionEncoder, sum_probe
 from report_fake_study import BLUR_GAIN, FLIP_GAIN, make_fake_study, write_originals
 from typer.testing import CliRunner
 
+from xrayssl.apps.study_gradcam import explain_findings
 from xrayssl.cli import app
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ModelToExplain, explain_models
+from xrayssl.findings.collect import collect
 from xrayssl.report.html import build_report
-from xrayssl.study.gradcam import explain_study
-from xrayssl.study.results import collect
 from xrayssl.study.space import op_names
 
 HAS_ORIGINAL_READER = all(importlib.util.find_spec(m) for m in
@@ -173,7 +173,8 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
             mean=np.zeros(encoder.feature_dim), scale=np.ones(encoder.feature_dim), coef=coef,
             intercept=0.0, C=1.0, class_weight=None,
         ).save(root / name / "probe.json")
-    assert explain_study(collect(root))  # the study's Grad-CAM stage, then the report
+    refreshed, ran = explain_findings(collect(root))  # the study's Grad-CAM stage
+    assert ran and refreshed.gradcam is not None  # read back through collect
     html = build_report(root).read_text(encoding="utf-8")
     record = json.loads((root / "gradcam" / "explain.json").read_text())
     assert [m["run"] for m in record["models"]] == [trials[1], trials[0]]  # best first
@@ -183,11 +184,11 @@ def test_report_runs_gradcam_on_the_trials_it_finds(
     # a third trial finishes: the next report explains it too; an unchanged study is not redone
     save_encoder(build_encoder("resnet18", image_size=32), root / names[2] / "encoder.pt", {})
     (root / names[2] / "probe.json").write_bytes((root / trials[0] / "probe.json").read_bytes())
-    explain_study(collect(root))
+    explain_findings(collect(root))
     record = json.loads((root / "gradcam" / "explain.json").read_text())
     assert len(record["models"]) == 3
     stamp = (root / "gradcam" / "explain.json").stat().st_mtime_ns
-    assert not explain_study(collect(root))
+    assert not explain_findings(collect(root))[1]
     assert (root / "gradcam" / "explain.json").stat().st_mtime_ns == stamp
 
 

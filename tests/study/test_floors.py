@@ -9,9 +9,9 @@ import yaml
 from conftest import MakeCache
 
 from study.conftest import MakeConfig
+from xrayssl.findings.collect import write_results
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.floors import floor_kind, floor_points
-from xrayssl.study.results import write_results
 from xrayssl.study.runner import StudyRunner, grid_points
 from xrayssl.study.trial import PipelineTrial, check_study
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from xrayssl.config.study import StudyConfig
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import StudyFolder
 
 DEMO_OPS = ["gaussian_blur", "flip", "rotation", "chessboard", "random_erasing"]
 
@@ -97,10 +98,10 @@ def demo_config(out: Path, budget: str = "default", full: bool = False) -> Study
 def run_demo(out: Path, budget: str = "default", full: bool = False,
              progress: bool = True) -> Path:
     """Run (or continue) the demo; returns the report's path."""
+    from xrayssl.apps.study_gradcam import explain_findings
+    from xrayssl.findings.collect import write_results
+    from xrayssl.findings.policy_ranking import selection_lines
     from xrayssl.report.html import render_report
-    from xrayssl.study.gradcam import explain_study
-    from xrayssl.study.policy_ranking import selection_lines
-    from xrayssl.study.results import write_results
     from xrayssl.study.runner import StudyRunner
     from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
 
@@ -112,7 +113,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
             print(message, file=sys.stderr, flush=True)
 
     check_study(config)
-    say(f"[demo] data: synthetic radiographs -> {config.study_dir / 'cache'}")
+    say(f"[demo] data: synthetic radiographs -> {StudyFolder(config.study_dir).cache}")
     cache = prepare_study_data(config, progress=progress)
     say(f"[demo] study: {config.space.kind} over {', '.join(DEMO_OPS)} on a crop base, "
         f"{' and '.join(config.methods)}")
@@ -125,9 +126,9 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
             "again to continue"
         )
     results = write_results(config.study_dir)
-    say(f"[demo] results: {config.study_dir / 'results' / 'results.md'}")
+    say(f"[demo] results: {StudyFolder(config.study_dir).results / 'results.md'}")
     if config.report.gradcam:
-        explain_study(results, cache)
+        results, _ran = explain_findings(results, cache)
     report = render_report(results)
     for line in selection_lines(results):  # the answer's policy over its seeds, not one run
         say(f"[demo] {line}")

@@ -9,6 +9,7 @@ import typer
 
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import ENCODER_FILE, PROBE_FILE
 
 
 def open_images(images: Path, out: Path, size: int) -> PreparedCache:
@@ -27,8 +28,8 @@ def open_images(images: Path, out: Path, size: int) -> PreparedCache:
 def register(app: typer.Typer) -> None:
     @app.command("gradcam")
     def gradcam_command(
-        encoder: Annotated[Path, typer.Option(help="encoder.pt, or a run folder holding "
-                                              "encoder.pt and probe.json")],
+        encoder: Annotated[Path, typer.Option(help=f"{ENCODER_FILE}, or a run folder holding "
+                                              f"{ENCODER_FILE} and {PROBE_FILE}")],
         images: Annotated[Path, typer.Option(help="a prepared cache, or an image source "
                                              "(prepared into OUT/prepared)")],
         out: Annotated[Path, typer.Option(help="folder for overlays, sheet and scores")],
@@ -109,10 +110,10 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="no progress messages")] = False,
     ) -> None:
         """One self-contained HTML page: data, policies, ranked results, Grad-CAM, versions."""
+        from xrayssl.apps.study_gradcam import explain_findings
         from xrayssl.cli.status_line import StatusLine
+        from xrayssl.findings.collect import collect
         from xrayssl.report.html import render_report
-        from xrayssl.study.gradcam import explain_study
-        from xrayssl.study.results import collect
 
         say = StatusLine(quiet=quiet)
         say(f"reading the run folders of {study}")
@@ -120,8 +121,13 @@ def register(app: typer.Typer) -> None:
         if gradcam if gradcam is not None else results.report.gradcam:
             say("Grad-CAM of the finished trials where needed (the slow part; --no-gradcam "
                 "skips it)")
-            if not explain_study(results, progress=say):
-                say("Grad-CAM: nothing new to explain")
+            try:
+                results, ran = explain_findings(results, progress=say)
+            except XraySSLError as err:  # no cache: the report says Grad-CAM has not run
+                typer.echo(f"warning: {err}", err=True)
+            else:
+                if not ran:
+                    say("Grad-CAM: nothing new to explain")
         say("tables, figures and policy previews")
         path = render_report(results, out=out)
         say.close()

@@ -23,10 +23,11 @@ def register(app: typer.Typer) -> None:
         """Write ENCODER as a plain torchvision/timm state_dict, an ONNX file or TorchScript."""
         from xrayssl.models.encoders import load_encoder
         from xrayssl.models.export import FORMATS, default_output, export_encoder, input_recipe
+        from xrayssl.runs.folder import RunFolder
 
         if fmt not in FORMATS:
             raise XraySSLError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-        path = encoder / "encoder.pt" if encoder.is_dir() else encoder
+        path = RunFolder(encoder).encoder if encoder.is_dir() else encoder
         model, _ = load_encoder(path)
         target = out or default_output(path, fmt)
         export_encoder(model, fmt, target)

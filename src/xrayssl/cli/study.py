@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from xrayssl.cli.layout import command_group
+from xrayssl.runs.folder import StudyFolder
 
 if TYPE_CHECKING:
     from xrayssl.config.study import StudyConfig
@@ -95,7 +96,7 @@ def _run_one_study(
                          storage_url=storage, progress=None if quiet else sys.stderr,
                          retry_failed=retry_failed)
     helpers = []
-    logs = config.study_dir / "logs"
+    logs = StudyFolder(config.study_dir).logs
     for k in range(1, workers):
         logs.mkdir(parents=True, exist_ok=True)
         log = (logs / f"worker-{k}.log").open("a")
@@ -149,10 +150,10 @@ def results_command(
     n_bootstrap: Annotated[int, typer.Option(min=100, help="paired bootstrap draws")] = 1000,
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
+    from xrayssl.findings.collect import write_results
+    from xrayssl.findings.policy_ranking import selection_lines
+    from xrayssl.findings.results_tables import render_markdown
     from xrayssl.runs.results_files import RESULTS_DIR
-    from xrayssl.study.policy_ranking import selection_lines
-    from xrayssl.study.results import write_results
-    from xrayssl.study.results_tables import render_markdown
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))

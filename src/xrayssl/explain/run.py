@@ -27,9 +27,7 @@ from xrayssl.evaluate.features import READOUTS, Readout
 from xrayssl.explain.gradcam import ShowOn, compute_cams, display_images
 from xrayssl.explain.localization import localization_score
 from xrayssl.explain.sheets import ExplainedModel, comparison_sheet, save_overlays, select_cases
-
-EXPLAIN_FILE = "explain.json"
-SHEET_FILE = "comparison.png"
+from xrayssl.runs.folder import ExplainFolder, RunFolder
 
 
 @dataclass
@@ -52,9 +50,10 @@ def load_model(encoder_path: Path, probe_path: Path | None = None,
     encoder_path = Path(encoder_path)
     if encoder_path.is_dir():
         folder = encoder_path
-        encoder_path = folder / "encoder.pt"
-        if probe_path is None and (folder / "probe.json").is_file():
-            probe_path = folder / "probe.json"
+        run = RunFolder(folder)
+        encoder_path = run.encoder
+        if probe_path is None and run.probe.is_file():
+            probe_path = run.probe
     encoder, meta = load_encoder(encoder_path)
     probe = LinearProbe.load(probe_path) if probe_path is not None else None
     linear = probe.as_linear() if probe is not None else None
@@ -166,7 +165,7 @@ def explain_models(
         if position in columns:
             explained[position] = ExplainedModel(model.name, result.cams, result.scores)
         if overlays:
-            save_overlays(out_dir / "overlays" / safe_name(model.name), shown.images,
+            save_overlays(ExplainFolder(out_dir).overlays / safe_name(model.name), shown.images,
                           result.cams, [f"{int(i):06d}" for i in indices])
         del model, result
     sheet_models = [explained[p] for p in columns if p in explained]
@@ -176,7 +175,7 @@ def explain_models(
     if len(sheet_models) < len(models):
         caption = (f"{len(sheet_models)} of {len(models)} models: "
                    f"{sheet_note or 'the columns asked for'}")
-    sheet = comparison_sheet(out_dir / SHEET_FILE, shown.images, cases, sheet_models, masks,
+    sheet = comparison_sheet(ExplainFolder(out_dir).sheet, shown.images, cases, sheet_models, masks,
                              image_labels, caption=caption)
     record: dict[str, Any] = {
         "models": entries,
@@ -189,6 +188,6 @@ def explain_models(
         "shown_on": show_on,
         "originals_missing": {str(int(indices[p])): why for p, why in shown.fallbacks.items()},
     }
-    atomic_write_json(out_dir / EXPLAIN_FILE, record)
+    atomic_write_json(ExplainFolder(out_dir).record, record)
     return ExplainSummary(out_dir=out_dir, sheet=sheet,
                           localization={e["name"]: e["localization"] for e in entries})

@@ -1,5 +1,10 @@
 """Grad-CAM for a whole study: a localization score for every trial, and one comparison sheet
-with the best and the worst trial of each method side by side (``<study>/gradcam/``)."""
+with the best and the worst trial of each method side by side (``<study>/gradcam/``).
+
+``explain_study`` runs when the study's explain record is missing or covers other trials than
+those given (a study that grew); an unchanged study is not explained again. What it wrote is
+read back by ``findings.collect``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 import torch
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ExplainSummary, ModelToExplain, explain_models, load_model
+from xrayssl.runs.folder import RunFolder, StudyFolder
 
 
 @dataclass(frozen=True)
@@ -34,13 +41,13 @@ def sheet_positions(trials: Sequence[TrialRef]) -> list[int]:
 
 
 def explainable(trials: Sequence[TrialRef]) -> list[TrialRef]:
-    """The trials that kept what Grad-CAM needs: ``encoder.pt`` and ``probe.json``."""
-    return [t for t in trials
-            if (t.folder / "encoder.pt").is_file() and (t.folder / "probe.json").is_file()]
+    """The trials that kept what Grad-CAM needs: the encoder and its probe."""
+    return [t for t in trials if RunFolder(t.folder).explainable()]
 
 
 def _load(trial: TrialRef) -> ModelToExplain:
-    model = load_model(trial.folder / "encoder.pt", trial.folder / "probe.json", name=trial.label)
+    run = RunFolder(trial.folder)
+    model = load_model(run.encoder, run.probe, name=trial.label)
     model.run = trial.run
     return model
 
@@ -55,7 +62,7 @@ def explain_trials(
     device: str | torch.device | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ExplainSummary | None:
-    """Explain every trial that kept ``encoder.pt`` and ``probe.json``; None if none did."""
+    """Explain every trial that kept its encoder and probe; None if none did."""
     usable = explainable(trials)
     if not usable:
         return None
@@ -72,3 +79,25 @@ def explain_trials(
                    "score is in the table",
         progress=progress,
     )
+
+
+def explained_runs(study_dir: Path) -> set[str] | None:
+    """The run folders the study's explain record covers; None without a readable record."""
+    try:
+        record = StudyFolder(study_dir).gradcam.read_record()
+    except XraySSLError:
+        return None
+    if record is None:
+        return None
+    return {str(m.get("run")) for m in record.get("models", []) if isinstance(m, dict)}
+
+
+def explain_study(study_dir: Path, trials: Sequence[TrialRef], cache: PreparedCache, *,
+                  per_kind: int = 2, progress: Callable[[str], None] | None = None) -> bool:
+    """Explain ``trials`` (best first) into the study's Grad-CAM folder when its record does
+    not cover exactly the explainable ones; True when Grad-CAM ran."""
+    if {t.run for t in explainable(trials)} == explained_runs(study_dir):
+        return False
+    out_dir = StudyFolder(study_dir).gradcam.path
+    return explain_trials(trials, cache, out_dir, per_kind=per_kind,
+                          progress=progress) is not None

@@ -27,7 +27,6 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from xrayssl.atomic import atomic_write_json
 from xrayssl.augment.spec import PolicyPair
 from xrayssl.augment.views import views_of
 from xrayssl.config.pretrain import PretrainConfig
@@ -41,11 +40,9 @@ from xrayssl.models.monitor import KNNMonitor
 from xrayssl.models.precision import auto_precision
 from xrayssl.models.progress import has_bar, progress_callbacks, quiet_lightning
 from xrayssl.models.run_loggers import loggers_for
+from xrayssl.runs.folder import RunFolder
+from xrayssl.runs.pretrain_record import PretrainRecord
 
-CHECKPOINT_DIR = "checkpoints"
-ENCODER_FILE = "encoder.pt"
-HISTORY_FILE = "log.csv"
-SUMMARY_FILE = "pretrain.json"
 RUN_FORMAT = "xrayssl.pretrain"
 
 
@@ -188,7 +185,7 @@ def run_pretraining(
 ) -> PretrainResult:
     """Pretrain ``config.method`` on ``cache``; export the encoder to ``out_dir/encoder.pt``."""
     out_dir = Path(out_dir)
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
+    checkpoint_dir = RunFolder(out_dir).checkpoints
     resume_from = newest_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
     if resume_from is not None and not config.resume:
         raise XraySSLError(
@@ -254,7 +251,8 @@ def run_pretraining(
     notes = [monitor_note]
     if config.multi_view:
         notes.append(f"multi-view positives for {data.share_with_partner:.0%} of images")
-    encoder_path = out_dir / ENCODER_FILE
+    run_folder = RunFolder(out_dir)
+    encoder_path = run_folder.encoder
     pairs_per_second = recorder.train_pairs / max(recorder.train_seconds, 1e-9)
     result = PretrainResult(
         encoder_path=encoder_path,
@@ -273,11 +271,11 @@ def run_pretraining(
             "cache_hash": cache.config_hash, "epochs": result.epochs_completed,
             "history": recorder.history,
         })
-        write_history(out_dir / HISTORY_FILE, recorder.history)
-        atomic_write_json(out_dir / SUMMARY_FILE, {
-            "config": config_json, "cache": str(cache.root), "encoder": ENCODER_FILE,
-            "epochs_completed": result.epochs_completed, "pairs_per_second": pairs_per_second,
-            "history": recorder.history, "notes": notes, "world_size": trainer.world_size,
-            "torch_threads": threads,
-        })
+        write_history(run_folder.history, recorder.history)
+        PretrainRecord(
+            config=config_json, cache=str(cache.root), encoder=encoder_path.name,
+            epochs_completed=result.epochs_completed, pairs_per_second=pairs_per_second,
+            history=recorder.history, notes=notes, world_size=trainer.world_size,
+            torch_threads=threads,
+        ).write(run_folder.pretrain_record)
     return result

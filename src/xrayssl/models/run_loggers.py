@@ -8,6 +8,7 @@ from pathlib import Path
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import LOG_DIR
 
 LOGGER_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "csv": ("", ()),
@@ -37,11 +38,11 @@ def loggers_for(out_dir: Path, kind: str = "csv") -> list[Logger]:
     require_logger(kind)
     # One numbered version per session (start, resume...): a resumed run never overwrites the
     # log of the session before it.
-    csv_logger = CSVLogger(save_dir=out_dir, name="logs")
+    csv_logger = CSVLogger(save_dir=out_dir, name=LOG_DIR)
     loggers: list[Logger] = [csv_logger]
     version = f"version_{csv_logger.version}"
     if kind == "tensorboard":
-        loggers.append(TensorBoardLogger(save_dir=out_dir, name="logs",
+        loggers.append(TensorBoardLogger(save_dir=out_dir, name=LOG_DIR,
                                          version=csv_logger.version))
     elif kind == "mlflow":
         from pytorch_lightning.loggers import MLFlowLogger

@@ -1,7 +1,7 @@
 """``build_report(study_dir)``: the whole study on one self-contained HTML page.
 
-The study derives (``xrayssl.study.results.collect``), the report only renders: it reads no
-run file itself and runs nothing (Grad-CAM is the study's own stage, ``study.gradcam``).
+The findings derive (``xrayssl.findings.collect``), the report only renders: it reads no
+run file itself and runs nothing (Grad-CAM is the study's own stage, ``explain.study``).
 Images are inline PNG data URIs, CSS and the small table-sorting script are inline, and a
 Content-Security-Policy forbids any network access, so the file can be mailed or archived.
 """
@@ -15,12 +15,12 @@ import jinja2
 
 from xrayssl.atomic import atomic_write_text
 from xrayssl.errors import XraySSLError
+from xrayssl.findings.collect import collect
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.page import Section
 from xrayssl.report.sections import page_sections
 from xrayssl.report.sections.dataset import open_cache
-from xrayssl.study.results import StudyResults, collect
-
-REPORT_FILE = "report.html"
+from xrayssl.runs.folder import StudyFolder
 
 
 def render(title: str, subtitle: str, sections: list[Section]) -> str:
@@ -49,7 +49,7 @@ def render_report(results: StudyResults, out: Path | None = None) -> Path:
     methods = sorted({t.method for t in results.trials})
     subtitle = (f"augmentation study · {len(results.runs)} runs · methods: "
                 f"{', '.join(methods) or 'none'} · folder {results.study_dir}")
-    path = Path(out) if out is not None else results.study_dir / REPORT_FILE
+    path = Path(out) if out is not None else StudyFolder(results.study_dir).report
     html = render(f"xrayssl study: {results.name}", subtitle, page_sections(results, cache))
     atomic_write_text(path, html)
     return path

@@ -5,7 +5,10 @@ A run is a folder. A study's trials are ``runs/<study>/<trial>/``, its baselines
 
     config.yaml     TrialConfig   the grid point and the exact settings (runs.trial_config)
     metrics.json    RunMetrics    scores per label fraction and held-out split (runs.metrics_file)
-    encoder.pt, probe.json, checkpoints/, log.csv   written by their own stages
+    encoder.pt, probe.json, pretrain.json, checkpoints/, log.csv, logs/
+
+``runs.folder`` names every file (``RunFolder``, ``StudyFolder``, ``ExplainFolder``); no other
+module spells one.
 
 and the study's derived tables go to ``runs/<study>/results/`` (runs.results_files).
 
@@ -32,7 +35,9 @@ reader, only new values in the fields that are already there:
   ``epochs``.
 
 To extend: add an optional field (with a default) to the model in ``metrics_file.py``; old
-files still validate. A change that old files cannot satisfy bumps ``FORMAT`` and teaches
-``RunMetrics.read`` to upgrade the previous version, as ``legacy.py`` does for
-``xrayssl-metrics-v1``.
+files still validate. A change that old files cannot satisfy bumps ``FORMAT`` and registers an
+upgrade of the previous version in ``metrics_file.UPGRADES``, as ``legacy.py`` does for
+``xrayssl-metrics-v1`` (imported below, so every reader of the package can read v1 files).
 """
+
+from xrayssl.runs import legacy as legacy

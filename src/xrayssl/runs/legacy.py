@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.metrics_file import (
     HELD_OUT,
+    UPGRADES,
     DataInfo,
     FractionResult,
     GroupScores,
@@ -127,3 +128,6 @@ def upgrade_v1(data: dict[str, Any], where: str,
             raise XraySSLError(malformed(f"{where} ({LEGACY_FORMAT})", err)) from None
         raise XraySSLError(f"{where} ({LEGACY_FORMAT}) is malformed ({err}); rebuild it with "
                            "the command that wrote it") from None
+
+
+UPGRADES[LEGACY_FORMAT] = upgrade_v1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -149,6 +150,12 @@ class RunIdentity(RunPart):
     rung: int | None = None  # successive halving: the rung of the trial (0 first)
     label: str | None = None  # row name in tables (``xrayssl probe --label``)
 
+    def description(self, **extra: str) -> dict[str, Any]:
+        """The ``model`` block of ``metrics.json``: this identity's method, policies and seed
+        plus ``extra`` (the trial folder, the encoder file)."""
+        return {"method": self.method, "policy": self.policy, "policy_b": self.policy_b,
+                "seed": self.seed, **extra}
+
 
 class DataInfo(RunPart):
     cache: str | None = None
@@ -201,22 +208,25 @@ class RunMetrics(RunPart):
     @classmethod
     def from_json_data(cls, data: Any, where: str,
                        config: dict[str, Any] | None = None) -> RunMetrics:
-        from xrayssl.runs.legacy import LEGACY_FORMAT, upgrade_v1
-
         version = data.get("format") if isinstance(data, dict) else None
-        if version == LEGACY_FORMAT:
-            return upgrade_v1(data, where, config)
+        if version in UPGRADES:
+            return UPGRADES[version](data, where, config)
         if version != FORMAT:
             found = "no format field" if version is None else f"format {version!r}"
             raise XraySSLError(
                 f"{where} is not a metrics file this xrayssl reads ({found}; it reads {FORMAT} "
-                f"and {LEGACY_FORMAT}); {REBUILD}"
+                f"and {' and '.join(UPGRADES)}); {REBUILD}"
             )
         try:
             return cls.model_validate(data)
         except ValidationError as err:
             raise XraySSLError(malformed(where, err)) from None
 
+
+Upgrade = Callable[[dict[str, Any], str, "dict[str, Any] | None"], RunMetrics]
+# Older formats -> their upgrade to this one; ``legacy`` registers itself here (the package
+# imports it), so reading never imports upward.
+UPGRADES: dict[str, Upgrade] = {}
 
 REBUILD = ("rebuild it with the command that wrote it: `xrayssl probe ... --out FILE`, or for a "
            "study trial `xrayssl study run CONFIG` in a fresh runs_dir")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xrayssl.atomic import atomic_write_text
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.metrics_file import RunIdentity
 
 CONFIG_FILE = "config.yaml"
 CONFIG_FORMAT: Final = "xrayssl-trial-config-v2"
@@ -36,6 +37,13 @@ class TrialConfig(BaseModel):
     pretrain: dict[str, Any] = Field(default_factory=dict)
     probe: dict[str, Any] = Field(default_factory=dict)
     objective: dict[str, Any] = Field(default_factory=dict)
+
+    def identity(self, epochs: int | None = None) -> RunIdentity:
+        """The trial's identity as ``metrics.json`` records it (``run``): the same fields, so a
+        trial names itself once."""
+        return RunIdentity(kind="trial", method=self.method, policy=self.policy,
+                           policy_b=self.policy_b, seed=self.seed, key=self.key,
+                           epochs=self.epochs if epochs is None else epochs, rung=self.rung)
 
     def write(self, path: Path) -> None:
         atomic_write_text(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))

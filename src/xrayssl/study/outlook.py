@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from xrayssl.config.study import StudyConfig
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import StudyFolder
 from xrayssl.study.floors import floor_kind
 from xrayssl.study.halving import MethodRungs
 from xrayssl.study.plan import KEY, grid_points, halving_rungs, policy_pairs
@@ -277,7 +278,7 @@ def open_prepared(config: StudyConfig) -> PreparedCache | None:
     """The study's prepared cache if it exists already (never prepares anything)."""
     data = config.data
     folder = data.cache if data.cache is not None else (
-        data.cache_dir or config.study_dir / "cache")
+        data.cache_dir or StudyFolder(config.study_dir).cache)
     return PreparedCache.open(folder) if (folder / INDEX_FILE).is_file() else None
 
 

@@ -29,6 +29,7 @@ from optuna.storages import RDBStorage
 from xrayssl.atomic import atomic_write_text
 from xrayssl.config.study import StudyConfig
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import StudyFolder
 
 STUDY_DB = "study.db"
 
@@ -181,14 +182,14 @@ def open_study(
             f"study {config.name!r} in {redact_url(storage_url)} was started with different "
             "data/pretrain/probe/objective settings, so its trials are not comparable with "
             "this config. Give the study a new name, or restore the settings it was "
-            f"started with (see {config.study_dir / 'study.yaml'})."
+            f"started with (see {StudyFolder(config.study_dir).config})."
         )
     return study
 
 
 def write_study_file(config: StudyConfig) -> None:
     """``study.yaml``: the settings the study runs with, rewritten only when they change."""
-    path = config.study_dir / "study.yaml"
+    path = StudyFolder(config.study_dir).config
     text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         atomic_write_text(path, text)

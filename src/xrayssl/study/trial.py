@@ -15,10 +15,8 @@ so a folder with it is a finished trial and a re-run of that trial only reads it
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -30,9 +28,9 @@ from xrayssl.config.probe import ProbeConfig
 from xrayssl.config.study import ObjectiveSettings, StudyConfig
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
-from xrayssl.runs.folder import PROBE_FILE
-from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
-from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig
+from xrayssl.runs.folder import RunFolder, StudyFolder
+from xrayssl.runs.metrics_file import RunMetrics
+from xrayssl.runs.trial_config import TrialConfig
 from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
 from xrayssl.study.halving import rung_of
 from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
@@ -48,12 +46,12 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
     data = config.data
     if data.cache is not None:
         return PreparedCache.open(data.cache)
-    cache_dir = data.cache_dir or config.study_dir / "cache"
+    cache_dir = data.cache_dir or StudyFolder(config.study_dir).cache
     with file_lock(config.study_dir / ".data.lock"):
         if data.synth is not None:
             from xrayssl.data.synth import generate_dataset
 
-            source = config.study_dir / "synth"
+            source = StudyFolder(config.study_dir).synth
             if not (source / "MURA-v1.1").is_dir():
                 generate_dataset(
                     source, parts=data.body_parts, patients=data.synth.patients,
@@ -178,16 +176,16 @@ class PipelineTrial:
     def __call__(self, ctx: TrialContext) -> TrialOutcome:
         from xrayssl.evaluate.run import evaluate_encoder
         from xrayssl.models.encoders import load_encoder
-        from xrayssl.models.pretrain import ENCODER_FILE, SUMMARY_FILE, run_pretraining
+        from xrayssl.models.pretrain import run_pretraining
 
         folder = ctx.trial_dir
         folder.mkdir(parents=True, exist_ok=True)
-        metrics_path = folder / METRICS_FILE
-        if metrics_path.is_file():  # finished before its worker died: only read it back
-            return self._outcome(RunMetrics.read(metrics_path))
+        run = RunFolder(folder)
+        if run.metrics.is_file():  # finished before its worker died: only read it back
+            return self._outcome(run.read_metrics())
         if floor_kind(ctx.point) is not None:
             metrics = self._run_floor(ctx)
-            metrics.write(metrics_path)
+            run.write_metrics(metrics)
             return self._outcome(metrics)
         pretrain = pretrain_config(self.config, ctx.point, self.progress)
         probe = probe_config(self.config)
@@ -199,21 +197,18 @@ class PipelineTrial:
             pretrain=pretrain.model_dump(mode="json"), probe=probe.model_dump(mode="json"),
             objective=self.config.objective.model_dump(mode="json"),
         )
-        trial.write(folder / CONFIG_FILE)
-        if not self._pretraining_finished(folder / SUMMARY_FILE, pretrain.epochs):
+        run.write_config(trial)
+        if not run.pretraining_finished(pretrain.epochs):
             run_pretraining(pretrain, self.cache, folder, callbacks=[MonitorReporter(ctx.report)])
-        encoder, _meta = load_encoder(folder / ENCODER_FILE)
+        encoder, _meta = load_encoder(run.encoder)
         say = (lambda msg: print(f"  probe: {msg}", file=sys.stderr)) if self.progress else None
+        identity = trial.identity(epochs=pretrain.epochs)
         metrics = evaluate_encoder(
-            encoder, self.cache, config=probe, probe_out=folder / PROBE_FILE, progress=say,
-            model={"method": ctx.point.method, "policy": ctx.point.policy.view1,
-                   "policy_b": ctx.point.policy.view2, "seed": ctx.point.seed,
-                   "trial": folder.name, "encoder": str(folder / ENCODER_FILE)},
-            run=RunIdentity(kind="trial", method=trial.method, policy=trial.policy,
-                            policy_b=trial.policy_b, seed=trial.seed, key=trial.key,
-                            epochs=pretrain.epochs, rung=rung),
+            encoder, self.cache, config=probe, probe_out=run.probe, progress=say,
+            model=identity.description(trial=folder.name, encoder=str(run.encoder)),
+            run=identity,
         )
-        metrics.write(metrics_path)
+        run.write_metrics(metrics)
         return self._outcome(metrics)
 
     def _run_floor(self, ctx: TrialContext) -> RunMetrics:
@@ -230,7 +225,7 @@ class PipelineTrial:
             pretrain={} if kind == "raw" else {"encoder": encoder},
             probe=probe.model_dump(mode="json"),
             objective=self.config.objective.model_dump(mode="json"),
-        ).write(ctx.trial_dir / CONFIG_FILE)
+        ).write(RunFolder(ctx.trial_dir).config)
         say = (lambda msg: print(f"  {kind} floor: {msg}", file=sys.stderr)) \
             if self.progress else None
         metrics = evaluate_baseline(kind, self.cache, encoder_name=encoder, config=probe,
@@ -238,16 +233,6 @@ class PipelineTrial:
         metrics.run.key, metrics.run.seed = ctx.point.key, ctx.point.seed
         metrics.model["trial"] = ctx.trial_dir.name
         return metrics
-
-    @staticmethod
-    def _pretraining_finished(summary: Path, epochs: int) -> bool:
-        if not summary.is_file():
-            return False
-        try:
-            done = json.loads(summary.read_text(encoding="utf-8")).get("epochs_completed", 0)
-        except (OSError, json.JSONDecodeError):
-            return False
-        return bool(int(done) >= epochs and summary.with_name("encoder.pt").is_file())
 
     def _outcome(self, metrics: RunMetrics) -> TrialOutcome:
         value = objective_value(metrics, self.config.objective)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.page import Section
 from xrayssl.report.sections.answer import answer_section
 from xrayssl.report.sections.augmentation import augmentation_section
@@ -19,7 +20,6 @@ from xrayssl.report.sections.overview import overview_section
 from xrayssl.report.sections.ranking import results_section
 from xrayssl.report.sections.reproduce import reproduction_section
 from xrayssl.report.sections.rungs import rungs_section
-from xrayssl.study.results import StudyResults
 
 SectionBuilder = Callable[[StudyResults, PreparedCache | None], Section | None]
 

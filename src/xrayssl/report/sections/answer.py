@@ -1,15 +1,15 @@
 """The answer, first on the page: the policies selected on val, reported on test, with the floors.
 
-Renders ``StudyResults.answer`` (built in ``xrayssl.study.answer``); nothing is computed here."""
+Renders ``StudyResults.answer`` (built in ``xrayssl.findings.answer``); nothing is computed here."""
 
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
+from xrayssl.findings.answer_model import REFERENCES, Selected
+from xrayssl.findings.model import StudyResults
+from xrayssl.findings.results_tables import ANSWER_METHOD
 from xrayssl.report.page import Cell, Section, Table, value_cell
-from xrayssl.study.answer_model import REFERENCES, Selected
-from xrayssl.study.results import StudyResults
-from xrayssl.study.results_tables import ANSWER_METHOD
 
 TITLES = {"base": "Δ vs crop-only base", "raw": "Δ vs raw pixels",
           "random": "Δ vs random init", "supervised": "Δ vs supervised"}

@@ -6,10 +6,10 @@ import numpy as np
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import array_uri, tile
 from xrayssl.report.page import Picture, Section
 from xrayssl.report.sections.dataset import sample_indices
-from xrayssl.study.results import StudyResults
 
 MAX_PREVIEWS = 40
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import array_uri, tile
 from xrayssl.report.page import Cell, Picture, Section, Table
-from xrayssl.study.results import StudyResults
 
 NO_CACHE = ("the prepared cache the study used was not found (looked in the trials' "
             "metrics.json, study.yaml data.cache and <study>/cache)")

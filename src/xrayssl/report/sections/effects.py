@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import Bar, Curve, curves_chart, effect_chart, heatmap
 from xrayssl.report.page import Picture, Section
 from xrayssl.report.sections.ranking import run_label
-from xrayssl.study.results import StudyResults
 
 
 def effect_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import file_uri
 from xrayssl.report.page import Cell, Picture, Section, Table
 from xrayssl.report.sections.ranking import localization_cells
-from xrayssl.study.results import StudyResults
+from xrayssl.runs.folder import ENCODER_FILE, EXPLAIN_FILE, GRADCAM_DIR, PROBE_FILE
 
 
 def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
@@ -24,9 +25,9 @@ def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -
     )
     summary = results.gradcam
     if summary is None:
-        section.notes.append("Grad-CAM has not been run for this study (no gradcam/explain.json); "
-                             "`xrayssl report STUDY` runs it when the trials kept encoder.pt and "
-                             "probe.json")
+        section.notes.append(f"Grad-CAM has not been run for this study (no {GRADCAM_DIR}/"
+                             f"{EXPLAIN_FILE}); `xrayssl report STUDY` runs it when the trials "
+                             f"kept {ENCODER_FILE} and {PROBE_FILE}")
         return section
     if summary.sheet is not None:
         section.pictures.append(Picture(file_uri(summary.sheet), "comparison sheet"))

@@ -4,9 +4,8 @@ seeds (the first of the pooled ranking, which the answer selects)."""
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.page import Cell, Section, Table, value_cell
-from xrayssl.study.policy_ranking import policy_rankings
-from xrayssl.study.results import StudyResults
 
 
 def overview_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
@@ -18,7 +17,7 @@ def overview_section(results: StudyResults, cache: PreparedCache | None = None) 
         "probe trained on "
         f"{results.fraction:.0%} of the training labels."
     )
-    rankings = policy_rankings(results)
+    rankings = results.policy_rankings
     if rankings:
         section.tables.append(Table(
             ["method", "selected on val", "seeds", f"val {metric.upper()} (seeds pooled)"],

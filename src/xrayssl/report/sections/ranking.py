@@ -8,16 +8,12 @@ import math
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
 from xrayssl.explain.localization import LocalizationScore
+from xrayssl.findings.model import MethodRanking, PolicyRank, StudyResults
+from xrayssl.findings.policy_ranking import unpooled_notes
+from xrayssl.findings.results_tables import RANKING_METHOD
+from xrayssl.findings.run_result import RunResult
+from xrayssl.findings.significance import significant
 from xrayssl.report.page import Cell, Section, Table, estimate_cell, value_cell
-from xrayssl.study.comparisons import significant
-from xrayssl.study.policy_ranking import (
-    MethodRanking,
-    PolicyRank,
-    policy_rankings,
-    unpooled_notes,
-)
-from xrayssl.study.results import RunResult, StudyResults
-from xrayssl.study.results_tables import RANKING_METHOD
 
 
 def results_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
@@ -34,7 +30,7 @@ def results_section(results: StudyResults, cache: PreparedCache | None = None) -
     if not runs:
         section.notes.append("no run folder with a metrics.json was found")
         return section
-    rankings = policy_rankings(results)
+    rankings = results.policy_rankings
     if rankings:
         section.tables.append(ranking_table(rankings, metric))
         section.notes.extend(unpooled_notes(rankings))

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
 from xrayssl.report.page import Cell, Section, Table
-from xrayssl.study.results import StudyResults
 
 PACKAGES = ("xrayssl", "torch", "torchvision", "lightly", "pytorch-lightning", "kornia",
             "opencv-python-headless", "scikit-learn", "grad-cam", "optuna", "numpy", "pydicom",

@@ -1,15 +1,15 @@
 """Successive halving: each policy's val value at every rung, whether it went on, and how well
 the short budget predicts the long one (Kendall's tau between the rungs' rankings).
 
-Renders ``StudyResults.rungs`` (built in ``xrayssl.study.rung_results``); nothing is computed
+Renders ``StudyResults.rungs`` (built in ``xrayssl.findings.rung_results``); nothing is computed
 here."""
 
 from __future__ import annotations
 
 from xrayssl.data.cache import PreparedCache
+from xrayssl.findings.model import StudyResults
+from xrayssl.findings.rung_results import MethodRungTable, RungCell, epochs_label
 from xrayssl.report.page import Cell, Section, Table
-from xrayssl.study.results import StudyResults
-from xrayssl.study.rung_results import MethodRungTable, RungCell, epochs_label
 
 
 def _cell(cell: RungCell | None) -> Cell:

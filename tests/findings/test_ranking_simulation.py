@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
-from xrayssl.study.ranking import holm, rank_policies
+from xrayssl.findings.ranking import holm, rank_policies
 
 PATIENTS = 120
 SEEDS = 3

@@ -14,44 +14,16 @@ values, shown without CI, P(best) or top set, and the ranking says so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from xrayssl.evaluate.uncertainty import Difference
-from xrayssl.study.policy_seeds import PolicySeeds, group_policies
-from xrayssl.study.ranking import Ranking
-from xrayssl.study.results import StudyResults
+from xrayssl.findings.model import MethodRanking, PolicyRank, StudyResults
+from xrayssl.findings.policy_seeds import PolicySeeds, group_policies
+from xrayssl.findings.ranking import Ranking
 
 UNPOOLED = ("{method}: the policies are ordered by the mean over seeds of their recorded val "
             "values, without CIs, P(best) or top set (the answer could not pool its seeds' "
             "val predictions)")
-
-
-@dataclass
-class PolicyRank:
-    """One policy of one method over its seeds, on val."""
-
-    policy: str
-    seeds: int
-    value: float  # mean over seeds (and label subsets)
-    lo: float  # two-level bootstrap 95% CI; NaN where not pooled
-    hi: float
-    vs_best: Difference | None = None  # None for the best, or where not pooled
-    p_holm: float | None = None  # selection-aware gap test, Holm-adjusted over the method
-    p_best: float | None = None
-    in_top_set: bool | None = None  # None where not pooled
-
-
-@dataclass
-class MethodRanking:
-    method: str
-    rows: list[PolicyRank]  # best first
-    pooled: bool  # False: recorded means, no uncertainty
-
-    @property
-    def best(self) -> PolicyRank:
-        return self.rows[0]
 
 
 def _pooled(method: str, ranking: Ranking, units: dict[str, PolicySeeds]) -> MethodRanking:
@@ -117,7 +89,7 @@ def selection_lines(results: StudyResults) -> list[str]:
     selected = {s.method: s for s in (results.answer.selected if results.answer else [])
                 if s.body_part is None}
     lines = []
-    for ranking in policy_rankings(results):
+    for ranking in results.policy_rankings:
         best = ranking.best
         if not math.isfinite(best.value):
             lines.append(f"nothing selected for {ranking.method}: {metric} is undefined on val")

@@ -32,7 +32,7 @@ from xrayssl.evaluate.uncertainty import (
     patient_draws,
     resample_sets,
 )
-from xrayssl.study.comparisons import holm
+from xrayssl.findings.significance import holm
 
 ALPHA = 0.05
 

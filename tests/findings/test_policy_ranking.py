@@ -14,15 +14,16 @@ import yaml
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from study.test_answer import block, split
+from findings.test_answer import block, split
 from xrayssl.cli import app
 from xrayssl.evaluate.metrics import choose_threshold
+from xrayssl.findings.collect import collect
+from xrayssl.findings.model import StudyResults
+from xrayssl.findings.policy_ranking import policy_rankings, selection_lines
 from xrayssl.report.html import build_report
 from xrayssl.report.sections.overview import overview_section
 from xrayssl.report.sections.ranking import results_section
 from xrayssl.runs.metrics_file import FractionResult, RunIdentity, RunMetrics
-from xrayssl.study.policy_ranking import policy_rankings, selection_lines
-from xrayssl.study.results import StudyResults, collect
 
 N_VAL, N_TEST, N_BOOT = 240, 200, 200
 SEEDS = (0, 1, 2)

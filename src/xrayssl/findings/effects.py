@@ -7,15 +7,11 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from xrayssl.findings.run_result import RunResult
 from xrayssl.study.space import PolicyPair, compose, op_names, pairwise_cell
-
-if TYPE_CHECKING:
-    from xrayssl.study.results import RunResult
-
 
 ALL_METHODS = "all"
 

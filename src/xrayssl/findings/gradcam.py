@@ -4,15 +4,13 @@ where the comparison sheet is."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xrayssl.errors import XraySSLError
 from xrayssl.explain.localization import LocalizationScore
-from xrayssl.explain.run import EXPLAIN_FILE, SHEET_FILE
-
-GRADCAM_DIR = "gradcam"
+from xrayssl.runs.folder import StudyFolder
 
 
 @dataclass(frozen=True)
@@ -52,25 +50,21 @@ def _score(data: Any) -> LocalizationScore | None:
 
 def read_gradcam(study_dir: Path, notes: list[str]) -> GradcamSummary | None:
     """None when Grad-CAM has not run for the study; a damaged record becomes a note."""
-    folder = Path(study_dir) / GRADCAM_DIR
-    path = folder / EXPLAIN_FILE
-    if not path.is_file():
-        return None
+    explained = StudyFolder(Path(study_dir)).gradcam
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        notes.append(f"{path} could not be read ({err}); Grad-CAM is left out")
+        record = explained.read_record()
+    except XraySSLError as err:
+        notes.append(f"{err}; Grad-CAM is left out")
         return None
-    if not isinstance(record, dict):
-        notes.append(f"{path} is not a JSON object; Grad-CAM is left out")
+    if record is None:
         return None
     models = [
         ExplainedModel(str(m.get("name", "?")), None if m.get("run") is None else str(m["run"]),
                        _score(m.get("localization")))
         for m in record.get("models", []) if isinstance(m, dict)
     ]
-    sheet = folder / SHEET_FILE
+    sheet = explained.sheet
     note = record.get("sheet_note")
-    return GradcamSummary(folder, models, sheet if sheet.is_file() else None,
+    return GradcamSummary(explained.path, models, sheet if sheet.is_file() else None,
                           len(record.get("originals_missing") or {}),
                           sheet_note=str(note) if note else None)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xrayssl.findings.run_result import RunResult, fit_thresholds
 from xrayssl.runs.folder import read_run
 from xrayssl.runs.metrics_file import HELD_OUT, HeldOutSplit, SplitScores
-from xrayssl.study.results import RunResult, fit_thresholds
 
 
 @dataclass

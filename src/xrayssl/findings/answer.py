@@ -29,9 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
-from xrayssl.runs.folder import read_run
-from xrayssl.runs.metrics_file import HeldOutSplit, Level
-from xrayssl.study.answer_model import (
+from xrayssl.findings.answer_model import (
     FLOORS,
     REFERENCES,
     Answer,
@@ -41,7 +39,8 @@ from xrayssl.study.answer_model import (
     Selected,
     beats,
 )
-from xrayssl.study.policy_seeds import (
+from xrayssl.findings.model import StudyResults
+from xrayssl.findings.policy_seeds import (
     PolicySeeds,
     Stack,
     TestBlocks,
@@ -49,8 +48,10 @@ from xrayssl.study.policy_seeds import (
     read_test_blocks,
     val_stack,
 )
-from xrayssl.study.ranking import Ranking, rank_policies
-from xrayssl.study.results import SELECT, RunResult, StudyResults, _value
+from xrayssl.findings.ranking import Ranking, rank_policies
+from xrayssl.findings.run_result import SELECT, RunResult, estimate_value
+from xrayssl.runs.folder import read_run
+from xrayssl.runs.metrics_file import HeldOutSplit, Level
 from xrayssl.study.space import IDENTITY, PolicyPair, compose
 
 
@@ -111,7 +112,7 @@ def _versus(ctx: _Context, y: np.ndarray, clusters: np.ndarray, mine: Stack,
 def _recorded(blocks: TestBlocks, metric: str, level: Level,
               part: str | None) -> tuple[float, float, float]:
     """The test value the run files recorded: one seed's with its CI, several seeds' mean."""
-    values = [_value(s.estimate(metric, level, part)) for s in blocks.scores]
+    values = [estimate_value(s.estimate(metric, level, part)) for s in blocks.scores]
     if len(values) == 1:
         return values[0]
     return float(np.mean([v[0] for v in values])), math.nan, math.nan
@@ -246,7 +247,7 @@ def _select(ctx: _Context, units: dict[str, PolicySeeds], stacks: dict[str, Stac
 
 
 def _mean_val(unit: PolicySeeds, part: str | None) -> float:
-    values = [run.value if part is None else _value(run.by_part.get(part))[0]
+    values = [run.value if part is None else estimate_value(run.by_part.get(part))[0]
               for run in unit.runs]
     return float(np.mean(values)) if values and all(map(math.isfinite, values)) else math.nan
 

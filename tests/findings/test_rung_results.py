@@ -13,6 +13,8 @@ from scipy.stats import kendalltau
 from sklearn.metrics import roc_auc_score
 
 from xrayssl.config.study import HalvingSettings
+from xrayssl.findings.collect import write_results
+from xrayssl.findings.rung_results import rung_tables
 from xrayssl.report.html import build_report
 from xrayssl.runs.metrics_file import (
     Estimate,
@@ -24,8 +26,6 @@ from xrayssl.runs.metrics_file import (
     Scores,
     SplitScores,
 )
-from xrayssl.study.results import write_results
-from xrayssl.study.rung_results import rung_tables
 from xrayssl.study.space import PolicyPair
 
 HALVING = HalvingSettings(rungs=[5, 10, 20], keep=0.5, min_keep=2, final_seeds=[0, 1],

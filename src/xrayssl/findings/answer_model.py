@@ -1,7 +1,7 @@
 """What a study's answer holds: per method and body part the selected policy, its test figures
 and its differences to the base and the floors, and the headline sentence they make.
 
-Built by :mod:`xrayssl.study.answer`; rendered by ``study results`` and the report.
+Built by :mod:`xrayssl.findings.answer`; rendered by ``study results`` and the report.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xrayssl.evaluate.table import compact_p
-from xrayssl.study.ranking import Ranking
+from xrayssl.findings.ranking import Ranking
 
 FLOORS = ("raw", "random", "supervised")
 REFERENCES = ("base", *FLOORS)  # what the selected policy is compared with on test

@@ -1,34 +1,15 @@
 """Paired tests between the trials of a study: each trial against its method's best trial and
-against its method's baseline policy, Holm-corrected over the comparisons of a method."""
+against its method's reference policy, Holm-corrected over the comparisons of a method."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-import numpy as np
-
-if TYPE_CHECKING:
-    from xrayssl.study.results import StudyResults
-
-ALPHA = 0.05
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    order = np.argsort(p_values)
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
+from xrayssl.evaluate.metrics import paired_bootstrap
+from xrayssl.findings.model import StudyResults
+from xrayssl.findings.significance import holm
 
 
 def compare(results: StudyResults, n_boot: int, seed: int) -> None:
     """Fill ``vs_best`` and ``vs_baseline`` of every trial with paired-bootstrap differences."""
-    from xrayssl.evaluate.metrics import paired_bootstrap
-
     if results.labels is None or results.clusters is None:
         results.notes.append("no stored predictions: significance tests are left out")
         return
@@ -51,7 +32,3 @@ def compare(results: StudyResults, n_boot: int, seed: int) -> None:
                 family.append((block, out["p_value"]))
         for (block, _p), adjusted in zip(family, holm([p for _b, p in family]), strict=True):
             block["p_holm"] = adjusted
-
-
-def significant(block: dict[str, float]) -> bool:
-    return bool(block) and block.get("p_holm", 1.0) < ALPHA

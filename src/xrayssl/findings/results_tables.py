@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from xrayssl.evaluate.table import compact_p
+from xrayssl.findings.answer_model import REFERENCES, Answer, Counts, Difference, Selected
+from xrayssl.findings.model import PolicyRank, StudyResults
+from xrayssl.findings.policy_ranking import unpooled_notes
+from xrayssl.findings.rung_results import RungCell, epochs_label
+from xrayssl.findings.significance import ALPHA, significant
 from xrayssl.runs.metrics_file import Estimate
 from xrayssl.runs.results_files import ResultsFiles
-from xrayssl.study.answer_model import REFERENCES, Answer, Counts, Difference, Selected
-from xrayssl.study.comparisons import ALPHA, significant
-from xrayssl.study.policy_ranking import PolicyRank, policy_rankings, unpooled_notes
-from xrayssl.study.results import StudyResults
-from xrayssl.study.rung_results import RungCell, epochs_label
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -70,7 +70,7 @@ def ranking_rows(results: StudyResults) -> list[dict[str, Any]]:
     """``ranking.csv``: every policy of each method over its seeds on val, best first."""
     rows = []
     metric = results.metric
-    for ranking in policy_rankings(results):
+    for ranking in results.policy_rankings:
         for rank, r in enumerate(ranking.rows, start=1):
             d = r.vs_best
             rows.append({
@@ -97,7 +97,7 @@ def _top(r: PolicyRank) -> str:
 
 def ranking_markdown(results: StudyResults) -> list[str]:
     """Every policy of each method on val over its seeds, best first (the answer's ranking)."""
-    rankings = policy_rankings(results)
+    rankings = results.policy_rankings
     if not rankings:
         return []
     metric = results.metric.upper()

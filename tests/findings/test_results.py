@@ -10,7 +10,8 @@ import numpy as np
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from xrayssl.study.results import holm, write_results
+from xrayssl.findings.collect import write_results
+from xrayssl.findings.significance import holm
 
 
 def write_trial(study: Path, name: str, method: str, policy: str, probs: np.ndarray,
@@ -90,7 +91,7 @@ def test_pairwise_grid_mirrors_asymmetric_cells_only(tmp_path: Path) -> None:
                 clusters, policy_b="crop+blur")
     write_trial(study, "b", "byol", "crop+flip+blur", scored_probs(labels, 2.0, 1), labels,
                 clusters, policy_b="crop")
-    from xrayssl.study.results import collect
+    from xrayssl.findings.collect import collect
 
     results = collect(study, n_boot=100)
     cells = {(c.method, c.view1_op, c.view2_op): c.value for c in results.pairwise}
@@ -114,7 +115,7 @@ def test_a_policy_given_twice_is_one_view_and_baselines_stay_apart(tmp_path: Pat
     metrics = json.loads((study / "baselines" / "random" / "metrics.json").read_text())
     metrics["model"] = {"kind": "random", "baseline": True}
     (study / "baselines" / "random" / "metrics.json").write_text(json.dumps(metrics))
-    from xrayssl.study.results import collect
+    from xrayssl.findings.collect import collect
 
     results = collect(study, n_boot=100)
     effects = {(e.method, e.op): e for e in results.op_effects}

@@ -12,6 +12,8 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from xrayssl.evaluate.metrics import choose_threshold
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
+from xrayssl.findings.answer import OLD_PARTS, STUDY_LEVEL, Answer, Selected
+from xrayssl.findings.collect import write_results
 from xrayssl.report.html import build_report
 from xrayssl.runs.metrics_file import (
     Estimate,
@@ -23,8 +25,6 @@ from xrayssl.runs.metrics_file import (
     Scores,
     SplitScores,
 )
-from xrayssl.study.answer import OLD_PARTS, STUDY_LEVEL, Answer, Selected
-from xrayssl.study.results import write_results
 
 N_VAL, N_TEST = 240, 200  # two images per patient; first half elbow, second half wrist
 PARTS = ("elbow", "wrist")
