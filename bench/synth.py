@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from xrayssl.data.synth import generate_dataset
+from xrayssl.synth import generate_dataset
 
 
 def one_run(patients: int, size: int, workers: int, seed: int) -> tuple[int, float]:

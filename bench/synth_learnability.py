@@ -29,8 +29,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from xrayssl.data.synth import generate_dataset
-from xrayssl.data.synth.lesions import KINDS
+from xrayssl.synth import generate_dataset
+from xrayssl.synth.lesions import KINDS
 
 PARTS = ("elbow", "finger", "forearm", "hand", "humerus", "shoulder", "wrist")
 

@@ -136,17 +136,3 @@ def test_large_cpu_batches_run_in_chunks_with_the_same_contract() -> None:
     assert out.shape == x.shape
     assert torch.unique(out.flatten(1), dim=0).shape[0] == x.shape[0]  # no chunk repeats another
     assert torch.equal(out, policy(x, torch.Generator().manual_seed(0)))
-
-
-def test_policy_spec_fields_validate_and_canonicalise_at_load_time() -> None:
-    from xrayssl.config.augment import PolicySpec
-    from xrayssl.config.base import StrictModel, validate
-
-    class Example(StrictModel):
-        policy: PolicySpec = "identity"
-
-    assert validate(Example, {"policy": "crop(scale=0.3-1.0)+flip"}, "x.yaml").policy == (
-        "random_resized_crop+flip"
-    )
-    with pytest.raises(XraySSLError, match=r"(?s)x\.yaml.*policy.*Did you mean 'flip'"):
-        validate(Example, {"policy": "flipp"}, "x.yaml")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from aihub_tree import CATEGORIES, IMAGES_DIR, OPEN_DATA, RELEASE, write_aihub_tree
 
-from xrayssl.data.aihub import parse_category, scan_aihub
 from xrayssl.data.cache import SKIPPED_FILE
 from xrayssl.data.checks import DataWarning
 from xrayssl.data.prepare import prepare
 from xrayssl.data.sources import detect_source, load_source
+from xrayssl.data.sources.aihub import parse_category, scan_aihub
 from xrayssl.errors import XraySSLError
 
 

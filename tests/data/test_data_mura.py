@@ -8,7 +8,7 @@ import pytest
 from imagefiles import gradient, write_png
 
 from xrayssl.data.checks import DataWarning
-from xrayssl.data.mura import load_mura
+from xrayssl.data.sources.mura import load_mura
 from xrayssl.errors import XraySSLError
 
 # (split, body-part folder, patient, study folder, images)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xrayssl.data.mura import MURA_DIR, load_mura, records_from_index
 from xrayssl.data.records import BODY_PARTS, Record
+from xrayssl.data.sources.mura import MURA_DIR, load_mura, records_from_index
 from xrayssl.data.splits import label_fraction, patient_split
 
 pytestmark = pytest.mark.realdata

@@ -16,11 +16,11 @@ from xrayssl.augment.spec import parse_policy
 from xrayssl.cli import main
 from xrayssl.config.study import load_study_config
 from xrayssl.data.cache import SKIPPED_FILE, PreparedCache
-from xrayssl.data.mura import BODY_PARTS as MURA_PARTS
-from xrayssl.data.synth import generate_dataset
+from xrayssl.data.sources.mura import BODY_PARTS as MURA_PARTS
 from xrayssl.models.methods import METHODS
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.trial import check_study
+from xrayssl.synth import generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 AIHUB_PARTS = ["chestpa", "facial_bone", "foot", "mammography", "pns"]

@@ -11,7 +11,8 @@ from conftest import MakeCache
 
 from study.conftest import MakeConfig
 from xrayssl.runs.metrics_file import RunMetrics
-from xrayssl.study.runner import StudyRunner, grid_points
+from xrayssl.study.plan import grid_points
+from xrayssl.study.runner import StudyRunner
 from xrayssl.study.trial import PipelineTrial, check_study
 
 TINY_PRETRAIN = {"encoder": "resnet18_small", "epochs": 1, "batch_size": 16, "workers": 0,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -189,8 +189,3 @@ def rotation_theta(angle_deg: torch.Tensor, height: int, width: int) -> torch.Te
 
 
 OPS: Registry[type[AugmentOp]] = Registry("augmentation op")
-
-
-def op_kwargs(op: type[AugmentOp]) -> dict[str, Any]:
-    """Default keyword arguments of ``op`` as declared in its params."""
-    return {param.name: param.default for param in op.params}

@@ -311,8 +311,3 @@ def read_spec(spec: str) -> tuple[OpCall, ...]:
 def parse_policy(spec: str) -> Policy:
     """Build the policy a spec string names; errors point at the offending character."""
     return Policy([call.build() for call in read_spec(spec)])
-
-
-def canonical_spec(spec: str) -> str:
-    """The canonical form of a spec: full op names, only non-default parameters."""
-    return parse_policy(spec).spec

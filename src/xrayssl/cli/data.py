@@ -68,9 +68,9 @@ def register(app: typer.Typer) -> None:
             parse_label_map,
         )
         from xrayssl.data.checks import DataWarning
-        from xrayssl.data.combined import load_sources
         from xrayssl.data.prepare import prepare
         from xrayssl.data.preview import write_clahe_preview
+        from xrayssl.data.sources.combined import load_sources
 
         if size < MIN_SIZE:
             raise XraySSLError(

@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     ) -> None:
         """Render synthetic upper-limb radiographs with lesion masks, laid out like MURA v1.1."""
-        from xrayssl.data.synth import generate_dataset, parse_parts
-        from xrayssl.data.synth.sheet import render_contact_sheet
+        from xrayssl.synth import generate_dataset, parse_parts
+        from xrayssl.synth.sheet import render_contact_sheet
 
         if out is None and sheet is None:
             raise XraySSLError("nothing to do: give --out DIR for a dataset and/or --sheet FILE")

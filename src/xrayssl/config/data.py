@@ -6,6 +6,7 @@ here so the library, YAML files and the CLI share one set of defaults and one se
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -139,3 +140,17 @@ def parse_label_map(text: str | None) -> dict[str, int]:
             )
         values[name] = int(value)
     return validate(LabelMap, {"names": values}, "--label-map").names
+
+
+UNKNOWN_BODY_PART = "unknown"  # what a source that names no body part records
+_BODY_PART_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def check_body_part_name(name: str, option: str = "--body-part") -> str:
+    """``" Knee "`` -> ``"knee"``; letters, digits, ``_`` and ``-`` only."""
+    cleaned = name.strip().lower()
+    if not _BODY_PART_NAME.fullmatch(cleaned) or cleaned == UNKNOWN_BODY_PART:
+        raise XraySSLError(
+            f"{option} {name!r}: give a name of letters, digits, '_' or '-', e.g. knee or chest"
+        )
+    return cleaned

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from xrayssl.config.base import StrictModel, load_yaml
-from xrayssl.config.data import SplitConfig
+from xrayssl.config.data import SplitConfig, check_body_part_name
 from xrayssl.errors import XraySSLError
 
 SpaceKind = Literal["list", "subsets", "ablation", "pairwise", "search"]
@@ -85,8 +85,6 @@ class DataSettings(StrictModel):
     @field_validator("body_part")
     @classmethod
     def _body_part_name(cls, value: str | None) -> str | None:
-        from xrayssl.data.body_part import check_body_part_name
-
         if value is None:
             return None
         try:

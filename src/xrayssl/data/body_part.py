@@ -7,25 +7,15 @@ config) names them, so tables, the report and ``--body-parts`` filters read ``kn
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from xrayssl.data.records import Record
+from xrayssl.config.data import UNKNOWN_BODY_PART, check_body_part_name
+from xrayssl.data.records import BODY_PARTS, Record
 from xrayssl.errors import XraySSLError
 
-UNKNOWN = "unknown"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+UNKNOWN = UNKNOWN_BODY_PART
 
-
-def check_body_part_name(name: str, option: str = "--body-part") -> str:
-    """``" Knee "`` -> ``"knee"``; letters, digits, ``_`` and ``-`` only."""
-    cleaned = name.strip().lower()
-    if not _NAME.fullmatch(cleaned) or cleaned == UNKNOWN:
-        raise XraySSLError(
-            f"{option} {name!r}: give a name of letters, digits, '_' or '-', e.g. knee or chest"
-        )
-    return cleaned
 
 
 def name_body_part(records: Sequence[Record], name: str, source: Path | str) -> list[Record]:
@@ -41,3 +31,25 @@ def name_body_part(records: Sequence[Record], name: str, source: Path | str) -> 
         )
     return [dataclasses.replace(r, body_part=name) if r.body_part == UNKNOWN else r
             for r in records]
+
+
+def body_part_from_folder(folder: str) -> str:
+    """``XR_ELBOW`` -> ``elbow``."""
+    name = folder.lower()
+    return name[3:] if name.startswith("xr_") else name
+
+
+def normalise_body_parts(
+    body_parts: Sequence[str] | None, valid: Sequence[str] = BODY_PARTS
+) -> list[str] | None:
+    """Accept ``elbow``, ``Elbow`` or ``XR_ELBOW``; unknown names fail with the valid ones."""
+    if body_parts is None:
+        return None
+    names = [body_part_from_folder(part.strip()) for part in body_parts if part.strip()]
+    unknown = sorted(set(names) - set(valid))
+    if unknown:
+        raise XraySSLError(
+            f"unknown body part {', '.join(repr(u) for u in unknown)}; "
+            f"valid body parts: {', '.join(valid)}"
+        )
+    return names

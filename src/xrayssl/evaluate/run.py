@@ -22,14 +22,6 @@ from torch import nn
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
-from xrayssl.data.splits import (
-    EvalSplit,
-    label_subset,
-    make_split,
-    patient_ids,
-    resampling_unit,
-    study_ids,
-)
 from xrayssl.errors import XraySSLError
 from xrayssl.evaluate.baselines import (
     TRAINED_BASELINES,
@@ -50,6 +42,14 @@ from xrayssl.evaluate.metrics import (
     metrics_with_ci,
 )
 from xrayssl.evaluate.probe import LinearProbe, fit_probe
+from xrayssl.evaluate.splits import (
+    EvalSplit,
+    label_subset,
+    make_split,
+    patient_ids,
+    resampling_unit,
+    study_ids,
+)
 from xrayssl.runs.metrics_file import (
     DataInfo,
     FractionResult,

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from xrayssl.atomic import atomic_output
 from xrayssl.errors import XraySSLError
@@ -169,21 +168,3 @@ def input_recipe(encoder: Encoder, fmt: str) -> str:
              if fmt == "torchvision" else f"timm.create_model({model!r}, num_classes=0)")
     return (f"load into {build}; input: grey x in [0, 1], (x - {mean:.3f}) / {std:.3f}, "
             f"repeated to 3 channels: x.repeat(1, 3, 1, 1); output: (B, {encoder.feature_dim})")
-
-
-def plain_equivalent(encoder: Encoder, fmt: str) -> nn.Module:
-    """The plain torchvision/timm model loaded from ``state_for`` (what a user would build)."""
-    name = str(encoder.spec.get("name")).removeprefix("timm:")
-    model: nn.Module
-    if fmt == "torchvision":
-        import torchvision
-
-        model = getattr(torchvision.models, name)(num_classes=0)
-        model.load_state_dict(state_for(encoder, fmt))
-        model.fc = nn.Identity()
-    else:
-        import timm
-
-        model = timm.create_model(name, pretrained=False, num_classes=0)
-        model.load_state_dict(state_for(encoder, fmt))
-    return model.eval()

@@ -112,15 +112,6 @@ def survivors(halving: HalvingSettings, policies: Sequence[PolicyPair],
     return tuple(p for p in policies if p in chosen)
 
 
-def planned_counts(halving: HalvingSettings, n: int, carried: bool) -> list[int]:
-    """Policies per rung from ``n`` at the first, when every trial completes."""
-    counts = [n]
-    for _ in halving.rungs[1:]:
-        competing = counts[-1] - int(carried)
-        counts.append(kept(halving, competing) + int(carried))
-    return counts
-
-
 def walk(halving: HalvingSettings, method: str, policies: Sequence[PolicyPair],
          seeds: Sequence[int], reference: PolicyPair | None,
          state: Callable[[GridPoint], KeyState]) -> MethodRungs:

@@ -32,24 +32,18 @@ from xrayssl.errors import XraySSLError
 from xrayssl.study import claims, search
 from xrayssl.study.claims import SharedStudy
 from xrayssl.study.floors import is_floor_trial
-from xrayssl.study.plan import KEY, LIVE, grid_points, policy_pairs
+from xrayssl.study.plan import grid_points
 from xrayssl.study.progress import Progress, RunSummary, status_line, summarize, summary_line
 from xrayssl.study.space import GridPoint
 from xrayssl.study.storage import (
-    STUDY_DB,
     default_storage_url,
-    file_lock,
     open_storage,
     open_study,
     write_study_file,
 )
 from xrayssl.study.workers import Heartbeat, reap_dead_workers, this_worker
 
-__all__ = [
-    "KEY", "LIVE", "STUDY_DB", "Pruned", "RunSummary", "StudyRunner", "TrialContext",
-    "TrialFunction", "TrialOutcome", "default_storage_url", "file_lock", "grid_points",
-    "open_storage", "policy_pairs",
-]
+__all__ = ["Pruned", "RunSummary", "StudyRunner", "TrialContext", "TrialFunction", "TrialOutcome"]
 
 
 class Pruned(Exception):

@@ -33,15 +33,17 @@ from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.runs.trial_config import TrialConfig
 from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
 from xrayssl.study.halving import rung_of
-from xrayssl.study.runner import TrialContext, TrialOutcome, file_lock, policy_pairs
+from xrayssl.study.plan import policy_pairs
+from xrayssl.study.runner import TrialContext, TrialOutcome
 from xrayssl.study.space import GridPoint, PolicyPair, compose
+from xrayssl.study.storage import file_lock
 
 
 def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCache:
     """Open the study's prepared cache, generating and preparing it first when needed."""
-    from xrayssl.data.combined import load_sources
-    from xrayssl.data.mura import load_mura
     from xrayssl.data.prepare import prepare_cache
+    from xrayssl.data.sources.combined import load_sources
+    from xrayssl.data.sources.mura import load_mura
 
     data = config.data
     if data.cache is not None:
@@ -49,7 +51,7 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
     cache_dir = data.cache_dir or StudyFolder(config.study_dir).cache
     with file_lock(config.study_dir / ".data.lock"):
         if data.synth is not None:
-            from xrayssl.data.synth import generate_dataset
+            from xrayssl.synth import generate_dataset
 
             source = StudyFolder(config.study_dir).synth
             if not (source / "MURA-v1.1").is_dir():

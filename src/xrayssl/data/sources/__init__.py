@@ -2,8 +2,8 @@
 
 Each layout is one class in the ``SOURCES`` registry (:mod:`.layout`), in its own module:
 
-* ``mura``: a MURA v1.1 tree (see :mod:`xrayssl.data.mura`)
-* ``aihub``: the AI Hub synthetic X-ray release (see :mod:`xrayssl.data.aihub`)
+* ``mura``: a MURA v1.1 tree (:mod:`.mura`)
+* ``aihub``: the AI Hub synthetic X-ray release (:mod:`.aihub`)
 * ``manifest``: a CSV with ``path,label[,body_part,patient_id,study_id,split]``, or a folder
   holding ``labels.csv`` / ``manifest.csv`` with a ``path`` column
 * ``npz``: MedMNIST ``{train,val,test}_images`` with ``{train,val,test}_labels``
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xrayssl.data.io import IMAGE_SUFFIXES
-from xrayssl.data.mura import MURA_DIR
 from xrayssl.data.records import Record
 
 # Importing a layout module registers its layout.
@@ -34,6 +33,7 @@ from xrayssl.data.sources.layout import (
     layouts_in_order,
 )
 from xrayssl.data.sources.manifest import MANIFEST_NAMES, load_manifest
+from xrayssl.data.sources.mura import MURA_DIR
 from xrayssl.data.sources.npz import load_npz
 from xrayssl.errors import XraySSLError
 from xrayssl.registry import Registry

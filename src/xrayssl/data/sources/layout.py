@@ -7,7 +7,7 @@ also holds PNG folders), the catch-all walks of DICOM files and class folders la
 Add a layout: subclass ``SourceLayout`` in a module of this package (``detect`` and ``read``),
 give it a ``name`` and a ``priority``, decorate it with ``@SOURCES.register()``, import the
 module in ``__init__``, and add its test. Nothing else changes. ``load`` = ``read`` + the
-body-part filter.
+body-part filter; ``scan`` also returns what the loader had to skip.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from xrayssl.data.body_part import normalise_body_parts
 from xrayssl.data.dicom import is_dicom_file
 from xrayssl.data.io import IMAGE_SUFFIXES
-from xrayssl.data.mura import normalise_body_parts
 from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 from xrayssl.registry import Registry
@@ -64,6 +64,18 @@ class SourceLayout(ABC):
     ) -> list[Record]:
         """Every record under ``path``, restricted to ``body_parts`` when given."""
         return filter_body_parts(cls.read(path, label_map), body_parts)
+
+    @classmethod
+    def scan(
+        cls,
+        path: Path,
+        *,
+        label_map: dict[str, int] | None = None,
+        body_parts: Sequence[str] | None = None,
+    ) -> tuple[list[Record], list[tuple[str, str]]]:
+        """``load`` plus the entries the loader could not use, as (path, reason); a layout
+        that lists files without reading them (most) has none."""
+        return cls.load(path, label_map=label_map, body_parts=body_parts), []
 
 
 SOURCES: Registry[type[SourceLayout]] = Registry("source layout")

@@ -33,12 +33,9 @@ def augmentation_section(results: StudyResults, cache: PreparedCache | None) -> 
     if cache is None:
         section.notes.append("no cache to draw a preview image from")
         return section
-    try:
-        from xrayssl.augment.spec import parse_policy
-    except ImportError as err:
-        section.notes.append(f"augmentation module unavailable ({err})")
-        return section
     import torch
+
+    from xrayssl.augment.spec import parse_policy
 
     if len(specs) > MAX_PREVIEWS:
         section.notes.append(f"{len(specs)} policies; the first {MAX_PREVIEWS} are shown")

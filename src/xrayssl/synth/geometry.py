@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from xrayssl.data.synth.anatomy import FLARE_WIDTH, Capsule, Point, axis_point, flared_radius
+from xrayssl.synth.anatomy import FLARE_WIDTH, Capsule, Point, axis_point, flared_radius
 
 F32 = NDArray[np.float32]
 MARROW_DENSITY = 0.45  # shaft interior relative to trabecular bone at the ends

@@ -14,7 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from xrayssl.data.records import BODY_PARTS
-from xrayssl.data.synth.mura_writer import (
+from xrayssl.errors import XraySSLError
+from xrayssl.synth.mura_writer import (
     DATASET_DIR,
     MASKS_DIR,
     MetaRow,
@@ -22,8 +23,7 @@ from xrayssl.data.synth.mura_writer import (
     mask_path_for,
     write_index,
 )
-from xrayssl.data.synth.study import PatientPlan, parse_difficulty, render_patient
-from xrayssl.errors import XraySSLError
+from xrayssl.synth.study import PatientPlan, parse_difficulty, render_patient
 
 _SPLIT_TAG = 4  # generator stream for the patient -> split assignment
 
@@ -122,7 +122,7 @@ def generate_dataset(
 
     ``patients`` is the total, spread evenly over ``parts``; ``size`` is the long side of
     each image in pixels. Returns ``out`` (the folder that holds ``MURA-v1.1/``, as
-    ``xrayssl.data.mura.load_mura`` expects). The same arguments give identical bytes for
+    ``xrayssl.data.sources.mura.load_mura`` expects). The same arguments give identical bytes for
     any ``workers``. Files are rendered into a hidden folder and moved into place at the
     end, so an interrupted run never leaves a half-written dataset behind.
     """

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from xrayssl.data.records import BODY_PARTS
-from xrayssl.data.synth.anatomy import BASE_LIMB, Capsule, Physique, posed_limb
-from xrayssl.data.synth.geometry import Crop, PxCapsule, ViewTransform, bone_chords
-from xrayssl.data.synth.lesions import KINDS, draw_lesion, sample_lesion
-from xrayssl.data.synth.render import (
+from xrayssl.errors import XraySSLError
+from xrayssl.synth.anatomy import BASE_LIMB, Capsule, Physique, posed_limb
+from xrayssl.synth.geometry import Crop, PxCapsule, ViewTransform, bone_chords
+from xrayssl.synth.lesions import KINDS, draw_lesion, sample_lesion
+from xrayssl.synth.render import (
     MU_CORTEX,
     MU_METAL,
     MU_TRABECULAR,
@@ -20,8 +21,7 @@ from xrayssl.data.synth.render import (
     _tissue_map,
     render_view,
 )
-from xrayssl.data.synth.study import FINGERS, lesion_site, parse_difficulty
-from xrayssl.errors import XraySSLError
+from xrayssl.synth.study import FINGERS, lesion_site, parse_difficulty
 
 
 def _view(px_per_cm: float = 4.0) -> ViewTransform:

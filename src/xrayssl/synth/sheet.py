@@ -16,11 +16,11 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from xrayssl.data.records import BODY_PARTS
-from xrayssl.data.synth.anatomy import Physique
-from xrayssl.data.synth.lesions import KINDS, sample_lesion
-from xrayssl.data.synth.render import render_view
-from xrayssl.data.synth.study import FINGERS, lesion_site, parse_difficulty
 from xrayssl.errors import XraySSLError
+from xrayssl.synth.anatomy import Physique
+from xrayssl.synth.lesions import KINDS, sample_lesion
+from xrayssl.synth.render import render_view
+from xrayssl.synth.study import FINGERS, lesion_site, parse_difficulty
 
 U8 = NDArray[np.uint8]
 OUTLINE_BGR = (40, 80, 255)

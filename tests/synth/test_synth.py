@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from xrayssl.data.synth import generate_dataset
-from xrayssl.data.synth.dataset import plan_patients
 from xrayssl.errors import XraySSLError
+from xrayssl.synth import generate_dataset
+from xrayssl.synth.dataset import plan_patients
 
 IMAGE_ROW = re.compile(
     r"^MURA-v1\.1/(train|valid)/XR_[A-Z]+/patient\d{5}/study\d+_(positive|negative)/image\d+\.png$")
@@ -124,7 +124,7 @@ def test_same_seed_same_bytes_for_any_worker_count(tmp_path: Path, dataset: Path
 
 
 def test_loads_with_the_mura_loader(dataset: Path) -> None:
-    mura = pytest.importorskip("xrayssl.data.mura", reason="the MURA loader has not landed yet")
+    from xrayssl.data.sources import mura
     records = mura.load_mura(dataset)
     rows = _meta(dataset)
     assert len(records) == len(rows)

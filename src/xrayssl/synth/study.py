@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xrayssl.data.synth.anatomy import (
+from xrayssl.errors import XraySSLError
+from xrayssl.synth.anatomy import (
     BASE_LIMB,
     FIELDS,
     LESION_SITES,
@@ -21,9 +22,8 @@ from xrayssl.data.synth.anatomy import (
     Physique,
     finger_field,
 )
-from xrayssl.data.synth.lesions import KINDS, LesionSpec, kind_weights, sample_lesion
-from xrayssl.data.synth.render import Rendered, render_view
-from xrayssl.errors import XraySSLError
+from xrayssl.synth.lesions import KINDS, LesionSpec, kind_weights, sample_lesion
+from xrayssl.synth.render import Rendered, render_view
 
 # The named levels sit where a small CNN trained on ~2,000 films at 128 px still separates
 # them (bench/synth_learnability.py); above ~0.7 lesions are near-invisible at that scale.

@@ -4,8 +4,8 @@
 renders the dataset; ``render_contact_sheet`` draws normal and abnormal examples per part.
 """
 
-from xrayssl.data.synth.dataset import generate_dataset, parse_parts
-from xrayssl.data.synth.lesions import KINDS
-from xrayssl.data.synth.study import DIFFICULTY_LEVELS, parse_difficulty
+from xrayssl.synth.dataset import generate_dataset, parse_parts
+from xrayssl.synth.lesions import KINDS
+from xrayssl.synth.study import DIFFICULTY_LEVELS, parse_difficulty
 
 __all__ = ["DIFFICULTY_LEVELS", "KINDS", "generate_dataset", "parse_difficulty", "parse_parts"]

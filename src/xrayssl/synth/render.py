@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from xrayssl.data.synth.anatomy import FIELDS, VIEWS, Field, Limb, Physique, ViewKind, finger_field
-from xrayssl.data.synth.anatomy import posed_limb as pose_limb
-from xrayssl.data.synth.geometry import (
+from xrayssl.synth.anatomy import FIELDS, VIEWS, Field, Limb, Physique, ViewKind, finger_field
+from xrayssl.synth.anatomy import posed_limb as pose_limb
+from xrayssl.synth.geometry import (
     F32,
     PxCapsule,
     ViewTransform,
@@ -25,7 +25,7 @@ from xrayssl.data.synth.geometry import (
     crop_for,
     tissue_chord,
 )
-from xrayssl.data.synth.lesions import LesionSpec, draw_lesion, lesion_margin, lesion_reach
+from xrayssl.synth.lesions import LesionSpec, draw_lesion, lesion_margin, lesion_reach
 
 U8 = NDArray[np.uint8]
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from xrayssl.data.synth.anatomy import Capsule, Point
-from xrayssl.data.synth.geometry import F32, BoneChords, PxCapsule, bone_chords, rotated_box
+from xrayssl.synth.anatomy import Capsule, Point
+from xrayssl.synth.geometry import F32, BoneChords, PxCapsule, bone_chords, rotated_box
 
 KINDS = ("fracture", "hardware", "lytic", "hairline", "periosteal")
 # How often each kind occurs at difficulty 0 and at 1 (interpolated between): the easy end

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xrayssl.data import aihub
+from xrayssl.data.body_part import name_body_part
 from xrayssl.data.checks import DataWarning
 from xrayssl.data.records import Record
-from xrayssl.data.sources import detect_source, filter_body_parts, load_source
+from xrayssl.data.sources import SOURCES, detect_source, filter_body_parts
 from xrayssl.errors import XraySSLError
 
 
@@ -40,12 +40,11 @@ def _one_source(
     path: Path, kind: str | None, label_map: dict[str, int] | None,
     body_parts: Sequence[str] | None, body_part: str | None,
 ) -> tuple[list[Record], list[tuple[str, str]]]:
-    if (kind or detect_source(path)) == "aihub":  # names its own body parts
-        scan = aihub.scan_aihub(path)
-        return aihub.select_body_parts(scan.records, body_parts), scan.skipped
-    records = load_source(path, kind=kind, label_map=label_map, body_parts=body_parts,
-                          body_part=body_part)
-    return records, []
+    layout = SOURCES.get(kind if kind is not None else detect_source(path))
+    if body_part is None:
+        return layout.scan(path, label_map=label_map, body_parts=body_parts)
+    records, skipped = layout.scan(path, label_map=label_map)
+    return filter_body_parts(name_body_part(records, body_part, path), body_parts), skipped
 
 
 def keep_body_parts_apart(records: list[Record]) -> list[Record]:
