@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m "slow and not gpu"
@@ -29,6 +30,7 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

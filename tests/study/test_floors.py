@@ -12,7 +12,7 @@ from study.conftest import MakeConfig
 from xrayssl.findings.collect import write_results
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.floors import floor_kind, floor_points
-from xrayssl.study.plan import grid_points
+from xrayssl.study.grid import grid_points
 from xrayssl.study.runner import StudyRunner
 from xrayssl.study.trial import PipelineTrial, check_study
 

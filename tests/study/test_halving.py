@@ -21,8 +21,8 @@ from study.test_resume_and_workers import (
     wait_for,
 )
 from xrayssl.config.study import HalvingSettings, StudyConfig
+from xrayssl.study.grid import grid_points, halving_rungs
 from xrayssl.study.halving import KeyState, kept, survivors, walk
-from xrayssl.study.plan import grid_points, halving_rungs
 from xrayssl.study.runner import (
     Pruned,
     StudyRunner,

@@ -11,7 +11,7 @@ from conftest import MakeCache
 
 from study.conftest import MakeConfig
 from xrayssl.runs.metrics_file import RunMetrics
-from xrayssl.study.plan import grid_points
+from xrayssl.study.grid import grid_points
 from xrayssl.study.runner import StudyRunner
 from xrayssl.study.trial import PipelineTrial, check_study
 

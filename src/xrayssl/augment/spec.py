@@ -30,7 +30,11 @@ from xrayssl.augment.ops import OPS
 from xrayssl.augment.params import Param, Value
 from xrayssl.errors import XraySSLError
 
-ALIASES = {"crop": "random_resized_crop", "blur": "gaussian_blur", "erasing": "random_erasing"}
+# The one table of short op names: a policy may be written with them, and tables and sheets
+# show them (``SHORT_NAMES``).
+ALIASES = {"crop": "random_resized_crop", "blur": "gaussian_blur", "erasing": "random_erasing",
+           "noise": "gaussian_noise", "contrast": "brightness_contrast"}
+SHORT_NAMES = {op: short for short, op in ALIASES.items()}
 IDENTITY = "identity"
 VIEW_SEPARATOR = " | "
 # On the CPU a batch runs in chunks of this many samples: each op's intermediates then stay in

@@ -10,10 +10,8 @@ import torch
 from torch import nn
 
 from xrayssl.augment.spec import Policy, PolicyPair, parse_policy
+from xrayssl.config.base import EMPTY_POLICY
 from xrayssl.errors import XraySSLError
-
-EMPTY_POLICY = ("the augmentation policy is empty; write 'identity' for no augmentation, or ops "
-                "like 'crop+flip'")
 
 
 def split_views(spec: str) -> tuple[str, str | None]:

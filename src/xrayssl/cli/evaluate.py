@@ -11,7 +11,7 @@ from xrayssl.cli.status_line import StatusLine
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
-from xrayssl.runs.metrics_file import RunIdentity, RunMetrics
+from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
 
 
 def parse_fractions(text: str) -> list[float]:
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[int | None, typer.Option(min=1, help="supervised epochs")] = None,
         policy: Annotated[str | None, typer.Option(
             help="augmentation spec for supervised training")] = None,
-        out: Annotated[Path, typer.Option(help="where metrics.json goes")] = Path("metrics.json"),
+        out: Annotated[Path, typer.Option(help=f"where {METRICS_FILE} goes")] = Path(METRICS_FILE),
         probe_out: Annotated[Path | None, typer.Option(
             help="save the probe fitted on all training labels (JSON)")] = None,
         label: Annotated[str | None, typer.Option(help="row name in tables")] = None,

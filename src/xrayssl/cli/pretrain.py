@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import RunFolder
 
 if TYPE_CHECKING:
     from xrayssl.models.pretrain import PretrainResult
@@ -53,7 +54,7 @@ def summary_lines(result: PretrainResult) -> list[str]:
     lines.append(result.monitor)
     lines.append(f"throughput: {result.pairs_per_second:.1f} pairs/s (this session)")
     lines.append(f"encoder: {result.encoder_path}")
-    lines.append(f"per-epoch log: {result.out_dir / 'log.csv'}")
+    lines.append(f"per-epoch log: {RunFolder(result.out_dir).history}")
     return lines
 
 

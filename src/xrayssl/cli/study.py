@@ -135,7 +135,7 @@ def plan_command(
     import torch
 
     from xrayssl.config.study import load_study_config
-    from xrayssl.study.outlook import make_plan
+    from xrayssl.study.plan import make_plan
     from xrayssl.study.trial import check_study
 
     config = load_study_config(config_path)

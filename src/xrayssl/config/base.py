@@ -72,3 +72,8 @@ def load_yaml(model: type[M], path: Path) -> M:
     if not isinstance(data, dict):
         raise XraySSLError(f"{path}: expected a mapping of fields at the top level")
     return validate(model, data, str(path))
+
+
+# Said wherever a policy is left empty: in a config field and on the command line.
+EMPTY_POLICY = ("the augmentation policy is empty; write 'identity' for no augmentation, or ops "
+                "like 'crop+flip'")

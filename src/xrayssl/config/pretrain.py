@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from xrayssl.config.base import StrictModel
+from xrayssl.config.base import EMPTY_POLICY, StrictModel
 
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true",
               "32", "16", "bf16", "64")
@@ -99,8 +99,6 @@ class PretrainConfig(StrictModel):
     @classmethod
     def _policy_given(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            from xrayssl.augment.views import EMPTY_POLICY
-
             raise ValueError(EMPTY_POLICY)
         return value
 

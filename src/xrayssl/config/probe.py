@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from xrayssl.config.base import StrictModel
+from xrayssl.config.base import EMPTY_POLICY, StrictModel
 
 
 class SupervisedConfig(StrictModel):
@@ -24,8 +24,6 @@ class SupervisedConfig(StrictModel):
     @classmethod
     def _policy_given(cls, value: str) -> str:
         if not value.strip():
-            from xrayssl.augment.views import EMPTY_POLICY
-
             raise ValueError(EMPTY_POLICY)
         return value
 

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from xrayssl.augment.spec import SHORT_NAMES
 from xrayssl.explain.gradcam import overlay
 from xrayssl.explain.localization import is_empty_cam, pointing_game_hit
 
@@ -78,8 +79,6 @@ def select_cases(
 
 
 # Full op names as a spec's canonical form writes them -> the short names people type.
-SHORT_OPS = {"random_resized_crop": "crop", "gaussian_blur": "blur", "random_erasing": "erasing",
-             "brightness_contrast": "bright/contrast", "gaussian_noise": "noise"}
 TITLE_FONT = 8  # points
 
 
@@ -104,7 +103,7 @@ def column_title(name: str, width: int) -> str:
     found = re.search(r" \(([^()]*(?:\([^()]*\))?[^()]*)\)$", name)
     if found and " " in name[: found.start()]:  # "method policy (folder)": the folder last
         name, extra = name[: found.start()], found.group(1)
-    for full, short in SHORT_OPS.items():
+    for full, short in SHORT_NAMES.items():
         name = name.replace(full, short)
     method, _, policy = name.partition(" ")
     pieces = re.findall(r"[^+|]+[+|]?", policy.replace(" | ", "|"))

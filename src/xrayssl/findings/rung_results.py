@@ -172,7 +172,7 @@ def study_rung_tables(trials: Sequence[RungRun], settings: Mapping[str, Any], wh
                      "which policies went on is not shown")
     space: list[PolicyPair] = []
     if settings.get("space"):
-        from xrayssl.study.plan import space_policies
+        from xrayssl.study.grid import space_policies
 
         try:
             space = space_policies(SpaceSettings.model_validate(settings["space"]))

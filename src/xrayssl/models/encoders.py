@@ -27,7 +27,7 @@ from torch import nn
 from xrayssl.atomic import atomic_output
 from xrayssl.errors import XraySSLError
 from xrayssl.models import tiny_resnet  # registers resnet_tiny
-from xrayssl.models.encoder import ENCODERS, GRAY_MEAN, GRAY_STD, Encoder, EncoderBuilder
+from xrayssl.models.encoder_registry import ENCODERS, GRAY_MEAN, GRAY_STD, Encoder, EncoderBuilder
 
 __all__ = [
     "ENCODERS", "GRAY_MEAN", "GRAY_STD", "Encoder", "EncoderBuilder", "build_encoder",

@@ -19,7 +19,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from xrayssl.errors import XraySSLError
-from xrayssl.models.encoder import ENCODERS, Encoder
+from xrayssl.models.encoder_registry import ENCODERS, Encoder
 
 WIDTHS = (16, 32, 64, 128)
 WIDE_WIDTHS = (32, 64, 128, 256)

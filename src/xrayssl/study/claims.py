@@ -21,7 +21,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
-from xrayssl.study.plan import KEY, LIVE, error_failures, point_attrs, wanted_trials
+from xrayssl.study.grid import KEY, LIVE, error_failures, point_attrs, wanted_trials
 from xrayssl.study.space import GridPoint
 from xrayssl.study.storage import claim_lock_path, file_lock
 

@@ -12,8 +12,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.floors import is_floor_trial
+from xrayssl.study.grid import KEY, error_failures, halving_rungs
 from xrayssl.study.halving import MethodRungs
-from xrayssl.study.plan import KEY, error_failures, halving_rungs
 from xrayssl.study.search import search_budget_left
 from xrayssl.study.space import GridPoint
 

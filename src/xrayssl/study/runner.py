@@ -1,7 +1,7 @@
 """Run a study as an Optuna study: resumable, shared by many workers, never a trial twice.
 
 One worker's loop, in ``StudyRunner.run``: reap the trials of dead workers
-(:mod:`.workers`), enqueue the wanted keys that have no live trial (:mod:`.plan`,
+(:mod:`.workers`), enqueue the wanted keys that have no live trial (:mod:`.grid`,
 :mod:`.claims`), claim one, or ask TPE for one in a search study (:mod:`.search`), run it,
 repeat; :mod:`.progress` says how far it got. A halving study's wanted keys grow as its
 rungs end (:mod:`.halving`): the loop recomputes them from the trials it reloads, so one
@@ -32,7 +32,7 @@ from xrayssl.errors import XraySSLError
 from xrayssl.study import claims, search
 from xrayssl.study.claims import SharedStudy
 from xrayssl.study.floors import is_floor_trial
-from xrayssl.study.plan import grid_points
+from xrayssl.study.grid import grid_points
 from xrayssl.study.progress import Progress, RunSummary, status_line, summarize, summary_line
 from xrayssl.study.space import GridPoint
 from xrayssl.study.storage import (

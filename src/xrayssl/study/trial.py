@@ -32,8 +32,8 @@ from xrayssl.runs.folder import RunFolder, StudyFolder
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.runs.trial_config import TrialConfig
 from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
+from xrayssl.study.grid import policy_pairs
 from xrayssl.study.halving import rung_of
-from xrayssl.study.plan import policy_pairs
 from xrayssl.study.runner import TrialContext, TrialOutcome
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 from xrayssl.study.storage import file_lock

@@ -13,8 +13,10 @@ from xrayssl.models.methods.base import PairMethod, Schedule
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("barlow")
+@METHODS.register()
 class BarlowTwins(PairMethod):
+    name = "barlow"
+
     def __init__(
         self,
         encoder: Encoder,

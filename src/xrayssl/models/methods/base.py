@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -45,6 +45,8 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 
 class PairMethod(pl.LightningModule):
     """Encoder + two augmented views + a pair loss. Subclasses implement ``pair_loss``."""
+
+    name: ClassVar[str] = ""  # the METHODS key (``@METHODS.register()`` reads it)
 
     def __init__(self, encoder: Encoder, *, views: PairViews, schedule: Schedule) -> None:
         super().__init__()

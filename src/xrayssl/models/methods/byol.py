@@ -14,8 +14,10 @@ from xrayssl.models.methods.momentum import frozen_copy, momentum_at, move_targe
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("byol")
+@METHODS.register()
 class BYOL(PairMethod):
+    name = "byol"
+
     def __init__(
         self,
         encoder: Encoder,

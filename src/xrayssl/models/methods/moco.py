@@ -16,8 +16,10 @@ from xrayssl.models.methods.momentum import frozen_copy, momentum_at, move_targe
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("moco")
+@METHODS.register()
 class MoCo(PairMethod):
+    name = "moco"
+
     def __init__(
         self,
         encoder: Encoder,

@@ -12,8 +12,10 @@ from xrayssl.models.methods.base import PairMethod, Schedule
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("simclr")
+@METHODS.register()
 class SimCLR(PairMethod):
+    name = "simclr"
+
     def __init__(
         self,
         encoder: Encoder,

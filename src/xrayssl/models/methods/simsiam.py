@@ -13,8 +13,10 @@ from xrayssl.models.methods.base import PairMethod, Schedule
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("simsiam")
+@METHODS.register()
 class SimSiam(PairMethod):
+    name = "simsiam"
+
     def __init__(
         self,
         encoder: Encoder,

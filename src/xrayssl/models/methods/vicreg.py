@@ -13,8 +13,10 @@ from xrayssl.models.methods.base import PairMethod, Schedule
 from xrayssl.models.methods.registry import METHODS
 
 
-@METHODS.register("vicreg")
+@METHODS.register()
 class VICReg(PairMethod):
+    name = "vicreg"
+
     def __init__(
         self,
         encoder: Encoder,

@@ -7,7 +7,7 @@ from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import file_uri
 from xrayssl.report.page import Cell, Picture, Section, Table
 from xrayssl.report.sections.ranking import localization_cells
-from xrayssl.runs.folder import ENCODER_FILE, EXPLAIN_FILE, GRADCAM_DIR, PROBE_FILE
+from xrayssl.runs.folder import ENCODER_FILE, EXPLAIN_FILE, GRADCAM_DIR, PROBE_FILE, ExplainFolder
 
 
 def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -> Section:
@@ -34,7 +34,7 @@ def gradcam_section(results: StudyResults, cache: PreparedCache | None = None) -
         if summary.sheet_note:  # the sheet shows some of the trials: say which and why
             section.notes.append(f"comparison sheet: {summary.sheet_note}")
     else:
-        section.notes.append(f"{summary.folder / 'comparison.png'} is missing")
+        section.notes.append(f"{ExplainFolder(summary.folder).sheet} is missing")
     rows = [[Cell(m.name), Cell(m.run or ""), *localization_cells(m.localization),
              Cell(str(m.localization.images)),
              Cell(str(m.localization.empty_cams), m.localization.empty_cams)]

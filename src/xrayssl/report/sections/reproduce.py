@@ -11,6 +11,7 @@ from pathlib import Path
 from xrayssl.data.cache import PreparedCache
 from xrayssl.findings.model import StudyResults
 from xrayssl.report.page import Cell, Section, Table
+from xrayssl.runs.folder import STUDY_CONFIG_FILE
 
 PACKAGES = ("xrayssl", "torch", "torchvision", "lightly", "pytorch-lightning", "kornia",
             "opencv-python-headless", "scikit-learn", "grad-cam", "optuna", "numpy", "pydicom",
@@ -40,7 +41,7 @@ def reproduction_section(results: StudyResults, cache: PreparedCache | None = No
     section = Section("reproduce", "Reproduce",
                       "The exact configuration and software versions of this study.")
     if results.config_text is not None:
-        section.preformatted.append(("study.yaml", results.config_text))
+        section.preformatted.append((STUDY_CONFIG_FILE, results.config_text))
     else:
         section.notes.append("no study.yaml in the study folder")
     versions = package_versions()

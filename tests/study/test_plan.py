@@ -10,7 +10,7 @@ from conftest import build_signal_cache
 from study.fake_trial import make_fake_trial, write_config
 from xrayssl.cli import run
 from xrayssl.config.study import StudyConfig
-from xrayssl.study.outlook import make_plan
+from xrayssl.study.plan import make_plan
 from xrayssl.study.runner import StudyRunner
 
 
