@@ -53,43 +53,30 @@ NOT_RUNS = {GRADCAM_DIR, RESULTS_DIR, CACHE_DIR, SYNTH_DIR, CHECKPOINT_DIR, LOG_
             "rungs"}
 
 
+class Entry:
+    """A file or folder below a folder object's ``path``, named once: ``encoder =
+    Entry(ENCODER_FILE)`` makes ``RunFolder(p).encoder`` the path ``p / "encoder.pt"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, owner: Any, kind: type | None = None) -> Path:
+        return Path(owner.path) / self.name
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """One run's folder; every path below it is named here."""
 
     path: Path
-
-    @property
-    def config(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / METRICS_FILE
-
-    @property
-    def encoder(self) -> Path:
-        return self.path / ENCODER_FILE
-
-    @property
-    def probe(self) -> Path:
-        return self.path / PROBE_FILE
-
-    @property
-    def pretrain_record(self) -> Path:
-        return self.path / PRETRAIN_FILE
-
-    @property
-    def history(self) -> Path:
-        return self.path / HISTORY_FILE
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / CHECKPOINT_DIR
-
-    @property
-    def logs(self) -> Path:
-        return self.path / LOG_DIR
+    config = Entry(CONFIG_FILE)
+    metrics = Entry(METRICS_FILE)
+    encoder = Entry(ENCODER_FILE)
+    probe = Entry(PROBE_FILE)
+    pretrain_record = Entry(PRETRAIN_FILE)
+    history = Entry(HISTORY_FILE)
+    checkpoints = Entry(CHECKPOINT_DIR)
+    logs = Entry(LOG_DIR)
 
     def explainable(self) -> bool:
         """Whether it kept what Grad-CAM needs: the encoder and the probe fitted on it."""
@@ -122,35 +109,16 @@ class StudyFolder:
     """A study's folder ``runs/<study>/``."""
 
     path: Path
-
-    @property
-    def config(self) -> Path:
-        return self.path / STUDY_CONFIG_FILE
-
-    @property
-    def results(self) -> Path:
-        return self.path / RESULTS_DIR
+    config = Entry(STUDY_CONFIG_FILE)
+    results = Entry(RESULTS_DIR)
+    report = Entry(REPORT_FILE)
+    cache = Entry(CACHE_DIR)
+    logs = Entry(LOG_DIR)
+    synth = Entry(SYNTH_DIR)  # where a study with ``data.synth`` renders its radiographs
 
     @property
     def gradcam(self) -> ExplainFolder:
         return ExplainFolder(self.path / GRADCAM_DIR)
-
-    @property
-    def report(self) -> Path:
-        return self.path / REPORT_FILE
-
-    @property
-    def cache(self) -> Path:
-        return self.path / CACHE_DIR
-
-    @property
-    def logs(self) -> Path:
-        return self.path / LOG_DIR
-
-    @property
-    def synth(self) -> Path:
-        """Where a study with ``data.synth`` renders its radiographs."""
-        return self.path / SYNTH_DIR
 
 
 @dataclass(frozen=True)
@@ -158,18 +126,9 @@ class ExplainFolder:
     """What ``xrayssl gradcam`` (or a study's Grad-CAM stage) writes."""
 
     path: Path
-
-    @property
-    def record(self) -> Path:
-        return self.path / EXPLAIN_FILE
-
-    @property
-    def sheet(self) -> Path:
-        return self.path / SHEET_FILE
-
-    @property
-    def overlays(self) -> Path:
-        return self.path / OVERLAY_DIR
+    record = Entry(EXPLAIN_FILE)
+    sheet = Entry(SHEET_FILE)
+    overlays = Entry(OVERLAY_DIR)
 
     def read_record(self) -> dict[str, Any] | None:
         """``explain.json`` as written by ``explain.run``; None when Grad-CAM has not run here,

@@ -46,7 +46,7 @@ from typing import Any
 from xrayssl.data.checks import DataWarning
 from xrayssl.data.io import IMAGE_SUFFIXES, ZIP_MARK
 from xrayssl.data.records import Record
-from xrayssl.data.sources.layout import SOURCES, SourceLayout
+from xrayssl.data.sources.layout import SOURCES, Scanned, SourceLayout
 from xrayssl.errors import XraySSLError
 
 SOURCE = "aihub"
@@ -358,13 +358,8 @@ class AihubRelease(SourceLayout):
         return load_aihub(path)
 
     @classmethod
-    def scan(
-        cls,
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> tuple[list[Record], list[tuple[str, str]]]:
+    def scan(cls, path: Path, label_map: dict[str, int] | None = None,
+             body_parts: Sequence[str] | None = None) -> Scanned:
         # The release names its own body parts and pairs images with JSONs: what it cannot
         # pair is skipped with the reason.
         found = scan_aihub(path)

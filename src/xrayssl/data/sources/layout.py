@@ -25,6 +25,9 @@ from xrayssl.data.records import Record
 from xrayssl.errors import XraySSLError
 from xrayssl.registry import Registry
 
+# A layout's records and the entries it had to skip, as (path, reason).
+Scanned = tuple[list[Record], list[tuple[str, str]]]
+
 SPLIT_ALIASES = {
     "train": "train",
     "training": "train",
@@ -66,13 +69,8 @@ class SourceLayout(ABC):
         return filter_body_parts(cls.read(path, label_map), body_parts)
 
     @classmethod
-    def scan(
-        cls,
-        path: Path,
-        *,
-        label_map: dict[str, int] | None = None,
-        body_parts: Sequence[str] | None = None,
-    ) -> tuple[list[Record], list[tuple[str, str]]]:
+    def scan(cls, path: Path, label_map: dict[str, int] | None = None,
+             body_parts: Sequence[str] | None = None) -> Scanned:
         """``load`` plus the entries the loader could not use, as (path, reason); a layout
         that lists files without reading them (most) has none."""
         return cls.load(path, label_map=label_map, body_parts=body_parts), []
