@@ -60,8 +60,8 @@ def knee_solvers(rounds: int) -> None:
     import torch
     from quality import DATASETS, protocol_cache  # bench/ is on a bench script's path
 
-    from xrayssl.evaluate.baselines import RawPixels
     from xrayssl.evaluate.features import extract_features, with_readout
+    from xrayssl.evaluate.floors import RawPixels
     from xrayssl.evaluate.splits import label_subset, make_split, patient_ids
     from xrayssl.models.encoders import build_encoder
 

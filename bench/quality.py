@@ -66,7 +66,7 @@ from xrayssl.data.cache import PreparedCache
 from xrayssl.data.prepare import prepare_cache
 from xrayssl.data.sources import load_source
 from xrayssl.evaluate.metrics import paired_bootstrap
-from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
+from xrayssl.evaluate.run import evaluate_encoder, evaluate_floor
 from xrayssl.evaluate.uncertainty import paired_seed_difference, seed_interval
 from xrayssl.findings.policy_seeds import stack
 from xrayssl.models.encoders import load_encoder
@@ -132,7 +132,7 @@ def floor(kind: str, cache: PreparedCache, args: argparse.Namespace, encoder: st
     if path.is_file():
         return RunMetrics.read(path)
     started = time.perf_counter()
-    result = evaluate_baseline(kind, cache, encoder_name=encoder, device=args.device,
+    result = evaluate_floor(kind, cache, encoder_name=encoder, device=args.device,
                                config=probe_config(args, args.readout))
     print(f"  {kind} floor probed in {time.perf_counter() - started:.0f} s", flush=True)
     result.write(path)

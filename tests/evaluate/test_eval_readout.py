@@ -7,13 +7,13 @@ import torch
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.baselines import RawPixels
 from xrayssl.evaluate.features import (
     MultiScalePooled,
     resnet_stages,
     resolve_readout,
     with_readout,
 )
+from xrayssl.evaluate.floors import RawPixels
 from xrayssl.evaluate.run import evaluate_encoder
 from xrayssl.models.encoders import build_encoder
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from xrayssl.config.probe import ProbeConfig
-from xrayssl.evaluate.run import evaluate_baseline
+from xrayssl.evaluate.run import evaluate_floor
 
 
 @pytest.mark.realdata
@@ -17,7 +17,7 @@ def test_raw_pixel_probe_on_knee_oa_beats_chance(shared_data: Path, tmp_path: Pa
     cache = prepare_cache(load_source(shared_data / "knee-oa"), tmp_path / "knee", size=32,
                           workers=1, progress=False)
     config = ProbeConfig(fractions=[1.0], n_bootstrap=200, cs=[1e-3, 1e-2], cv_folds=3)
-    result = evaluate_baseline("raw", cache, config=config)
+    result = evaluate_floor("raw", cache, config=config)
     # The folder's val split plays the test; selection uses a val carved from train by patient.
     assert result.splits["test"].how == "the source's validation split (it has no test split)"
     assert result.splits["val"].how.startswith("carved from train by patient")

@@ -7,9 +7,9 @@ from torch import nn
 
 from xrayssl.config.probe import ProbeConfig, SupervisedConfig
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.baselines import RawPixels, train_supervised
 from xrayssl.evaluate.compare import compare_metrics
 from xrayssl.evaluate.features import extract_features
+from xrayssl.evaluate.floors import RawPixels, train_supervised
 from xrayssl.evaluate.run import (
     evaluate_encoder,
     label_subset,
@@ -153,16 +153,16 @@ def test_frozen_encoder_training_moves_only_the_head(make_cache):
 def test_imagenet_linear_baseline_needs_weights_and_keeps_them_frozen(make_cache, tmp_path):
     import torchvision
 
-    from xrayssl.evaluate.run import evaluate_baseline
+    from xrayssl.evaluate.run import evaluate_floor
 
     cache = make_cache(n=64, size=16, with_masks=False)
     config = FAST.model_copy(update={
         "fractions": [1.0], "supervised": SupervisedConfig(epochs=2, batch_size=16)})
     with pytest.raises(XraySSLError, match="imagenet-linear baseline needs a local weights"):
-        evaluate_baseline("imagenet-linear", cache, config=config)
+        evaluate_floor("imagenet-linear", cache, config=config)
     weights = tmp_path / "resnet18.pth"  # a stand-in for ImageNet weights (never downloaded)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
-    out = evaluate_baseline("imagenet-linear", cache, encoder_name="resnet18", weights=weights,
+    out = evaluate_floor("imagenet-linear", cache, encoder_name="resnet18", weights=weights,
                             config=config, device="cpu")
     assert out.model["encoder_frozen"] is True
     assert out.model["initialised_from"] == str(weights)

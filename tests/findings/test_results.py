@@ -51,9 +51,9 @@ def test_results_rank_compare_and_measure_op_effects(tmp_path: Path) -> None:
     ranked = results.ranked()
     assert ranked[0].policy == "crop+flip"
     best = results.best_per_method()["simclr"]
-    assert best.vs_baseline["delta"] > 0.2 and best.vs_baseline["p_holm"] < 0.05
+    assert best.vs_base["delta"] > 0.2 and best.vs_base["p_holm"] < 0.05
     blur = next(t for t in results.trials if t.view1 == "crop+blur")
-    assert blur.vs_baseline["p_holm"] > 0.05  # the same predictions up to noise
+    assert blur.vs_base["p_holm"] > 0.05  # the same predictions up to noise
     assert blur.vs_best["delta"] < 0 and blur.vs_best["p_holm"] < 0.05
     rows = list(csv.DictReader((study / "results" / "ranking.csv").open()))
     assert rows[0]["policy"] == "crop+flip"
@@ -122,6 +122,6 @@ def test_a_policy_given_twice_is_one_view_and_baselines_stay_apart(tmp_path: Pat
     flip = results.run("b").value - results.run("a").value
     assert effects[("simclr", "flip")].mean_change == flip
     assert ("simclr", "blur") not in effects
-    assert [b.folder for b in results.baselines] == ["baselines/random"]
-    assert results.baselines[0].view1 == "random" and results.baselines[0].method == "baseline"
+    assert [b.folder for b in results.floors] == ["baselines/random"]
+    assert results.floors[0].view1 == "random" and results.floors[0].method == "baseline"
     assert "baselines/random" not in {t.folder for t in results.ranked()}

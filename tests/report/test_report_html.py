@@ -61,7 +61,7 @@ def test_report_is_one_file_with_every_run_and_section(study: tuple[Path, list[s
     # the study's paired tests join a run's row: simclr crop+blur against the crop-only base
     # at the same seed (a single run is never compared with the luckiest run of its method)
     blur = "simclr_crop+blur_s0"
-    vs_base = collect(root).run(blur).vs_baseline
+    vs_base = collect(root).run(blur).vs_base
     assert vs_base["delta"] > 0
     blur_row = html.split(f'<tr data-run="{blur}">')[1].split("</tr>")[0]
     assert f"{vs_base['delta']:+.3f}" in blur_row

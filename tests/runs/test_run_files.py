@@ -15,7 +15,7 @@ from conftest import MakeCache
 
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.baselines import RawPixels
+from xrayssl.evaluate.floors import RawPixels
 from xrayssl.evaluate.run import evaluate_encoder
 from xrayssl.runs.folder import find_runs, read_run
 from xrayssl.runs.metrics_file import (

@@ -11,7 +11,7 @@ from conftest import MakeCache
 from study.conftest import MakeConfig
 from xrayssl.findings.collect import write_results
 from xrayssl.runs.metrics_file import RunMetrics
-from xrayssl.study.floors import floor_kind, floor_points
+from xrayssl.study.floor_trials import floor_kind, floor_points
 from xrayssl.study.grid import grid_points
 from xrayssl.study.runner import StudyRunner
 from xrayssl.study.trial import PipelineTrial, check_study
@@ -77,6 +77,6 @@ def test_floors_run_once_beside_the_policies_and_are_never_ranked(
 
     results = write_results(config.study_dir, n_boot=50)
     assert [t.baseline for t in results.trials] == [False]
-    assert sorted(t.view1 for t in results.baselines) == ["random", "raw", "supervised"]
+    assert sorted(t.view1 for t in results.floors) == ["random", "raw", "supervised"]
     text = (config.study_dir / "results" / "results.md").read_text()
-    assert "raw (baseline)" in text and "supervised (baseline)" in text
+    assert "## Floors (on val)" in text and "| supervised |" in text

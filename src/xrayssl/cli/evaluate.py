@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
         from xrayssl.data.cache import PreparedCache
-        from xrayssl.evaluate.run import evaluate_baseline, evaluate_encoder
+        from xrayssl.evaluate.run import evaluate_encoder, evaluate_floor
         from xrayssl.evaluate.table import format_table
 
         if (encoder is None) == (baseline is None):
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
                                       probe_out=probe_out, device=device, progress=say)
         else:
             assert baseline is not None
-            result = evaluate_baseline(baseline, cache, encoder_name=encoder_name,
+            result = evaluate_floor(baseline, cache, encoder_name=encoder_name,
                                        config=settings, weights=weights, device=device,
                                        feature_cache_dir=feature_cache, progress=say)
             result.run.label = label

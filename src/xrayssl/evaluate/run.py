@@ -23,17 +23,17 @@ from torch import nn
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
-from xrayssl.evaluate.baselines import (
-    TRAINED_BASELINES,
-    build_baseline_encoder,
-    predict_logits,
-    train_supervised,
-)
 from xrayssl.evaluate.features import (
     default_device,
     extract_features,
     resolve_readout,
     with_readout,
+)
+from xrayssl.evaluate.floors import (
+    TRAINED_BASELINES,
+    build_baseline_encoder,
+    predict_logits,
+    train_supervised,
 )
 from xrayssl.evaluate.metrics import (
     METRICS,
@@ -303,7 +303,7 @@ def evaluate_encoder(
     return out
 
 
-def evaluate_baseline(
+def evaluate_floor(
     kind: str,
     cache: PreparedCache,
     *,

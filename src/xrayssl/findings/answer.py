@@ -278,7 +278,7 @@ def _val_split(results: StudyResults) -> HeldOutSplit | None:
 
 
 def _floors(ctx: _Context) -> tuple[dict[str, TestBlocks], list[Floor]]:
-    by_kind = group_policies([run for run in ctx.results.baselines if run.view1 in FLOORS])
+    by_kind = group_policies([run for run in ctx.results.floors if run.view1 in FLOORS])
     read: dict[str, TestBlocks] = {}
     shown: list[Floor] = []
     for kind, unit in by_kind.items():

@@ -72,7 +72,7 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
     report = validate(ReportSettings, settings.get("report") or {}, f"{where} report")
     space = settings.get("space") or {}
     trials: list[RunResult] = []
-    baselines: list[RunResult] = []
+    floors: list[RunResult] = []
     legacy: list[str] = []  # runs made before the val split: only test to rank them on
     labels = clusters = None
     for folder in find_runs(study_dir):
@@ -90,8 +90,8 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
                          f"{objective.fraction:g}; left out")
         elif result.kind == "probe":
             notes.append(f"{name}: a lone `xrayssl probe` output, not a trial; left out")
-        elif result.baseline:
-            baselines.append(result)
+        elif result.is_floor:
+            floors.append(result)
         else:
             if not trials:  # the paired tests use the first trial's val images
                 held_out = record.metrics.splits.get(selection_split(record.metrics))
@@ -109,7 +109,7 @@ def collect(study_dir: Path, n_boot: int = 1000, seed: int = 0) -> StudyResults:
     trials = last_rungs(trials, notes)
     results = StudyResults(
         study_dir=study_dir, name=str(settings.get("name") or study_dir.name),
-        objective=objective, report=report, trials=trials, baselines=baselines,
+        objective=objective, report=report, trials=trials, floors=floors,
         labels=labels, clusters=clusters, base=str(space.get("base", "")),
         ops=list(space.get("ops") or []), config=config, config_text=config_text, notes=notes,
         rungs=rungs,

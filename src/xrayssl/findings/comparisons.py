@@ -9,7 +9,7 @@ from xrayssl.findings.significance import holm
 
 
 def compare(results: StudyResults, n_boot: int, seed: int) -> None:
-    """Fill ``vs_best`` and ``vs_baseline`` of every trial with paired-bootstrap differences."""
+    """Fill ``vs_best`` and ``vs_base`` of every trial with paired-bootstrap differences."""
     if results.labels is None or results.clusters is None:
         results.notes.append("no stored predictions: significance tests are left out")
         return
@@ -18,7 +18,7 @@ def compare(results: StudyResults, n_boot: int, seed: int) -> None:
         family: list[tuple[dict[str, float], float]] = []
         for trial in [t for t in results.trials if t.method == method]:
             references = (("vs_best", best.get(method)),
-                          ("vs_baseline", results.baseline_of(method, trial.seed)))
+                          ("vs_base", results.base_of(method, trial.seed)))
             for slot, reference in references:
                 if reference is None or reference is trial or trial.probs is None \
                         or reference.probs is None or reference.test_key != trial.test_key:

@@ -63,7 +63,7 @@ def op_effects(trials: Sequence[RunResult]) -> list[OpEffect]:
     values: dict[tuple[str, int | None, frozenset[str]], float] = {}
     for trial in trials:
         ops = op_names(trial.view1)
-        if trial.baseline or not one_view(trial) or ops is None or not math.isfinite(trial.value):
+        if trial.is_floor or not one_view(trial) or ops is None or not math.isfinite(trial.value):
             continue
         values[(trial.method, trial.seed, ops)] = trial.value
     changes = op_changes(values)
@@ -84,7 +84,7 @@ def pairwise_grid(trials: Sequence[RunResult], ops: Sequence[str], base: str) ->
         return []
     cells: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for trial in trials:
-        if trial.baseline or trial.view2 is None or not math.isfinite(trial.value):
+        if trial.is_floor or trial.view2 is None or not math.isfinite(trial.value):
             continue
         cell = pairwise_cell(PolicyPair(trial.view1, trial.view2), ops, base)
         if cell is None:

@@ -64,7 +64,7 @@ class StudyResults:
     objective: ObjectiveSettings
     report: ReportSettings
     trials: list[RunResult]
-    baselines: list[RunResult]
+    floors: list[RunResult]  # the raw, random-init and supervised reference runs
     labels: np.ndarray | None  # (N_val,) shared by every trial's predictions
     clusters: np.ndarray | None  # (N_val,) patients, the bootstrap's resampling unit
     base: str
@@ -95,13 +95,13 @@ class StudyResults:
 
     @property
     def runs(self) -> list[RunResult]:
-        return self.trials + self.baselines
+        return self.trials + self.floors
 
     def ranked(self) -> list[RunResult]:
         return _ranked(self.trials)
 
     def ranked_runs(self) -> list[RunResult]:
-        """Trials and baselines together, best first."""
+        """Trials and floors together, best first."""
         return _ranked(self.runs)
 
     def best_per_method(self) -> dict[str, RunResult]:
@@ -126,14 +126,14 @@ class StudyResults:
         for run in self.ranked_runs():
             if len(run.by_fraction) < 2:
                 continue
-            if not run.baseline:
+            if not run.is_floor:
                 if taken.get(run.method, 0) >= per_method:
                     continue
                 taken[run.method] = taken.get(run.method, 0) + 1
             shown.append(run)
         return shown
 
-    def baseline_of(self, method: str, seed: int | None) -> RunResult | None:
+    def base_of(self, method: str, seed: int | None) -> RunResult | None:
         for spec in (compose(self.base), IDENTITY):
             for trial in self.trials:
                 if (trial.method, trial.seed, trial.view1) == (method, seed, spec) and (

@@ -57,7 +57,7 @@ def run_rows(results: StudyResults) -> list[dict[str, Any]]:
             t.other: _fmt(t.other_value, 4), f"{t.other}_lo": _fmt(t.other_lo, 4),
             f"{t.other}_hi": _fmt(t.other_hi, 4),
         }
-        block = t.vs_baseline  # the base policy at the same seed
+        block = t.vs_base  # the base policy at the same seed
         row["vs_baseline_delta"] = _fmt(block.get("delta", math.nan), 4)
         row["vs_baseline_p_holm"] = _fmt(block.get("p_holm", math.nan), 4)
         row["vs_baseline_significant"] = "" if not block else str(significant(block)).lower()
@@ -221,13 +221,13 @@ def render_markdown(results: StudyResults) -> str:
     out.append(_markdown(
         ["method", "policy", "seed", f"{metric} [95% CI]", f"{other} [95% CI]", "Δ vs base"],
         [[t.method, t.policy, str(t.seed), _ci(t.value, t.lo, t.hi),
-          _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_baseline)]
+          _ci(t.other_value, t.other_lo, t.other_hi), _diff(t.vs_base)]
          for t in results.by_policy()]))
-    if results.baselines:
-        out += ["", "## Floors (baselines, on val)", ""]
-        out.append(_markdown(["baseline", f"{metric} [95% CI]", f"{other} [95% CI]"], [
-            [f"{t.view1} (baseline)", _ci(t.value, t.lo, t.hi),
-             _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.baselines]))
+    if results.floors:
+        out += ["", "## Floors (on val)", ""]
+        out.append(_markdown(["floor", f"{metric} [95% CI]", f"{other} [95% CI]"], [
+            [t.view1, _ci(t.value, t.lo, t.hi),
+             _ci(t.other_value, t.other_lo, t.other_hi)] for t in results.floors]))
     out += rungs_markdown(results)
     if results.op_effects:
         out += ["", "## Per-op effect (mean change when the op is added)", ""]

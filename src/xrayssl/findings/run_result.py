@@ -67,14 +67,16 @@ class RunResult:
     epochs: int | None = None  # pretraining epochs of the run
     thresholds: list[float] | None = None  # (S,) each fit's val-chosen decision threshold
     vs_best: dict[str, float] = field(default_factory=dict)
-    vs_baseline: dict[str, float] = field(default_factory=dict)
+    vs_base: dict[str, float] = field(default_factory=dict)
 
     @property
     def policy(self) -> str:
         return PolicyPair(self.view1, self.view2).label
 
     @property
-    def baseline(self) -> bool:
+    def is_floor(self) -> bool:
+        """A floor's run (raw pixels, random init, supervised): ``metrics.json`` records its
+        kind as ``baseline``."""
         return self.kind == "baseline"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import SpaceSettings, StudyConfig
-from xrayssl.study.floors import floor_points
+from xrayssl.study.floor_trials import floor_points
 from xrayssl.study.halving import NOT_STARTED, KeyState, MethodRungs, study_rungs
 from xrayssl.study.space import (
     GridPoint,

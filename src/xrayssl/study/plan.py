@@ -26,7 +26,7 @@ from xrayssl.config.study import StudyConfig
 from xrayssl.data.cache import INDEX_FILE, PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import StudyFolder
-from xrayssl.study.floors import floor_kind
+from xrayssl.study.floor_trials import floor_kind
 from xrayssl.study.grid import KEY, grid_points, halving_rungs, policy_pairs
 from xrayssl.study.halving import MethodRungs
 from xrayssl.study.progress import format_seconds

@@ -11,7 +11,7 @@ from typing import TextIO
 from optuna.trial import FrozenTrial, TrialState
 
 from xrayssl.config.study import StudyConfig
-from xrayssl.study.floors import is_floor_trial
+from xrayssl.study.floor_trials import is_floor_trial
 from xrayssl.study.grid import KEY, error_failures, halving_rungs
 from xrayssl.study.halving import MethodRungs
 from xrayssl.study.search import search_budget_left

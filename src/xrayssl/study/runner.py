@@ -31,7 +31,7 @@ from xrayssl.config.study import StudyConfig
 from xrayssl.errors import XraySSLError
 from xrayssl.study import claims, search
 from xrayssl.study.claims import SharedStudy
-from xrayssl.study.floors import is_floor_trial
+from xrayssl.study.floor_trials import is_floor_trial
 from xrayssl.study.grid import grid_points
 from xrayssl.study.progress import Progress, RunSummary, status_line, summarize, summary_line
 from xrayssl.study.space import GridPoint

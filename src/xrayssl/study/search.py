@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from xrayssl.augment.params import op_text
 from xrayssl.config.study import StudyConfig
 from xrayssl.study.claims import SharedStudy
-from xrayssl.study.floors import is_floor_trial
+from xrayssl.study.floor_trials import is_floor_trial
 from xrayssl.study.grid import KEY, point_attrs
 from xrayssl.study.space import GridPoint, PolicyPair, compose
 

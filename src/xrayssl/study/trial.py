@@ -31,7 +31,7 @@ from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import RunFolder, StudyFolder
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.runs.trial_config import TrialConfig
-from xrayssl.study.floors import floor_encoder, floor_kind, floor_probe_config
+from xrayssl.study.floor_trials import floor_encoder, floor_kind, floor_probe_config
 from xrayssl.study.grid import policy_pairs
 from xrayssl.study.halving import rung_of
 from xrayssl.study.runner import TrialContext, TrialOutcome
@@ -215,7 +215,7 @@ class PipelineTrial:
 
     def _run_floor(self, ctx: TrialContext) -> RunMetrics:
         """A floor's trial: the same cache, splits and label fractions, no pretraining."""
-        from xrayssl.evaluate.run import evaluate_baseline
+        from xrayssl.evaluate.run import evaluate_floor
 
         kind = floor_kind(ctx.point)
         assert kind is not None
@@ -230,7 +230,7 @@ class PipelineTrial:
         ).write(RunFolder(ctx.trial_dir).config)
         say = (lambda msg: print(f"  {kind} floor: {msg}", file=sys.stderr)) \
             if self.progress else None
-        metrics = evaluate_baseline(kind, self.cache, encoder_name=encoder, config=probe,
+        metrics = evaluate_floor(kind, self.cache, encoder_name=encoder, config=probe,
                                     progress=say)
         metrics.run.key, metrics.run.seed = ctx.point.key, ctx.point.seed
         metrics.model["trial"] = ctx.trial_dir.name

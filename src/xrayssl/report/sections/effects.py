@@ -57,7 +57,7 @@ def efficiency_section(results: StudyResults, cache: PreparedCache | None = None
         estimates = list(run.by_fraction.values())
         curves.append(Curve(run_label(run), list(run.by_fraction),
                             [_num(e.value) for e in estimates], [_num(e.lo) for e in estimates],
-                            [_num(e.hi) for e in estimates], dashed=run.baseline))
+                            [_num(e.hi) for e in estimates], dashed=run.is_floor))
     if curves:
         section.pictures.append(Picture(curves_chart(curves, metric)))
     else:

@@ -12,7 +12,7 @@ def overview_section(results: StudyResults, cache: PreparedCache | None = None) 
     section = Section("overview", "Overview")
     metric = results.metric
     section.intro = (
-        f"{len(results.trials)} trial(s) and {len(results.baselines)} baseline(s) found in "
+        f"{len(results.trials)} trial(s) and {len(results.floors)} floor(s) found in "
         f"{results.study_dir}. Ranked by {results.level}-level {metric.upper()} of a linear "
         "probe trained on "
         f"{results.fraction:.0%} of the training labels."

@@ -26,7 +26,7 @@ def results_section(results: StudyResults, cache: PreparedCache | None = None) -
         "policy at the same seed, * where significant (Holm-corrected p < 0.05). Click a "
         "column header to sort.",
     )
-    runs = [*results.by_policy(), *results.baselines]
+    runs = [*results.by_policy(), *results.floors]
     if not runs:
         section.notes.append("no run folder with a metrics.json was found")
         return section
@@ -41,7 +41,7 @@ def results_section(results: StudyResults, cache: PreparedCache | None = None) -
                "AUROC [CI]" if metric == "kappa" else "kappa [CI]"]
     if has_study:
         columns.append(f"study-level {metric.upper()} [CI]")
-    tested = any(r.vs_baseline for r in runs)
+    tested = any(r.vs_base for r in runs)
     if tested:
         columns.append("Δ vs base policy (same seed)")
     if local:
@@ -49,13 +49,13 @@ def results_section(results: StudyResults, cache: PreparedCache | None = None) -
     columns.append("run folder")
     rows, ids = [], []
     for run in runs:
-        row = [Cell(run.method), Cell(run.policy + (" (baseline)" if run.baseline else "")),
+        row = [Cell(run.method), Cell(run.policy + (" (floor)" if run.is_floor else "")),
                Cell("" if run.seed is None else str(run.seed), run.seed),
                estimate_cell(run.image.get(metric)), estimate_cell(run.image.get(other))]
         if has_study:
             row.append(estimate_cell(run.study.get(metric)))
         if tested:
-            row.append(difference_cell(run.vs_baseline))
+            row.append(difference_cell(run.vs_base))
         if local:
             score = local.get(run.folder)
             row += localization_cells(score) if score is not None else [Cell("–"), Cell("–")]
@@ -114,4 +114,4 @@ def localization_cells(score: LocalizationScore) -> list[Cell]:
 
 
 def run_label(run: RunResult) -> str:
-    return run.policy if run.baseline else f"{run.method} {run.policy}"
+    return run.policy if run.is_floor else f"{run.method} {run.policy}"
