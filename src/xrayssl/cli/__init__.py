@@ -10,8 +10,9 @@ from typer._click import exceptions as click_errors
 
 from xrayssl.cli import augment, data, evaluate, explain, export, pretrain, study, synth
 from xrayssl.cli.layout import CONTEXT_SETTINGS
+from xrayssl.cli.stopping import stop_with_a_word
 from xrayssl.config.base import describe_validation_error
-from xrayssl.errors import XraySSLError
+from xrayssl.errors import Stopped, XraySSLError
 
 app = typer.Typer(
     name="xrayssl",
@@ -43,8 +44,13 @@ def run(args: list[str] | None = None) -> int:
     Every mistake in the user's input (a bad option value, a config that does not validate,
     a file that is not ours) is printed as one ``error:`` line, never as a traceback.
     """
+    argv = list(sys.argv[1:] if args is None else args)
     try:
-        status = app(args=args, prog_name="xrayssl", standalone_mode=False)
+        with stop_with_a_word(argv):
+            status = app(args=argv, prog_name="xrayssl", standalone_mode=False)
+    except Stopped as err:
+        typer.echo(str(err), err=True)
+        return 130
     except click_errors.NoArgsIsHelpError as err:
         err.show()  # a bare group: its help, as click would print it
         return 2

@@ -177,7 +177,9 @@ class StudyRunner:
                 trial.set_user_attr("pruned", str(err))
                 self.study.tell(trial, state=TrialState.PRUNED)
                 return
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, SystemExit):
+                # A stop (Lightning turns Ctrl-C into SystemExit): the trial runs again when
+                # the study is continued.
                 trial.set_user_attr("interrupted", True)
                 self.study.tell(trial, state=TrialState.FAIL)
                 raise
