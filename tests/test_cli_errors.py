@@ -62,6 +62,11 @@ CASES = [
     ("study run {tmp}/study-typo.yaml --workers 0", "--workers"),
     ("study results {tmp} --n-bootstrap 10", "--n-bootstrap"),
     ("study plan {tmp}/study-typo.yaml", "did you mean 'methods'"),
+    ("study plan {tmp}/study-encoder.yaml --no-timing", "Did you mean 'resnet_tiny'"),
+    ("study run {tmp}/study-encoder.yaml", "Did you mean 'resnet_tiny'"),
+    ("study plan {tmp}/study-option.yaml --no-timing", "has no option(s) temperatur"),
+    ("study run {tmp}/study-option.yaml", "has no option(s) temperatur"),
+    ("study plan {tmp}/study-op.yaml --no-timing", "Did you mean 'flip'"),
     ("demo --budget huge", "tiny, default, long"),
     ("gradcam --encoder {tmp}/e.pt --images {cache} --out {tmp}/g --on foo", "'original'"),
     ("gradcam --encoder {tmp}/e.pt --images {cache} --out {tmp}/g --max-images 0",
@@ -80,6 +85,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         f"name: t\nruns_dir: {tmp}/runs\ndata: {{cache: {cache.root}}}\nmethod: [simclr]\n"
         "space: {kind: list, policies: [crop]}\n"
     )
+    study = (f"name: t\nruns_dir: {tmp}/runs\ndata: {{cache: {cache.root}}}\nmethods: [simclr]\n"
+             "space: {kind: list, policies: [%s]}\npretrain: {encoder: %s, method_options: %s}\n")
+    (tmp / "study-encoder.yaml").write_text(study % ("crop", "resnet_tinyy", "{}"))
+    (tmp / "study-option.yaml").write_text(study % ("crop", "resnet_tiny", "{temperatur: 0.2}"))
+    (tmp / "study-op.yaml").write_text(study % ("crop+flipp", "resnet_tiny", "{}"))
     return {"cache": str(cache.root), "tmp": str(tmp)}
 
 
@@ -95,3 +105,13 @@ def test_a_bad_value_gives_one_error_line(
     assert fragment in errors[0], captured.err
     assert "Traceback" not in captured.err + captured.out
     assert not Path(places["tmp"], "s").exists()  # synth stopped before writing anything
+
+
+def test_a_misnamed_encoder_stops_study_run_before_any_trial(tmp_path: Path) -> None:
+    cache = build_signal_cache(tmp_path / "cache", n=16, size=32)
+    config = tmp_path / "study.yaml"
+    config.write_text(f"name: t\nruns_dir: {tmp_path}/runs\ndata: {{cache: {cache.root}}}\n"
+                      "methods: [simclr]\nspace: {kind: list, policies: [crop]}\n"
+                      "pretrain: {encoder: resnet_tinyy}\n")
+    assert run(["study", "run", str(config)]) == 2
+    assert not (tmp_path / "runs").exists()  # no study folder, no storage, no trial

@@ -166,6 +166,21 @@ def build_encoder(name: str, *, image_size: int, weights: Path | None = None) ->
     return ENCODERS.get(name)(image_size, weights)
 
 
+def check_encoder_name(name: str) -> None:
+    """Fail now, as ``build_encoder`` would, on an encoder name it cannot build (an unknown
+    registry name says "did you mean"); builds nothing."""
+    if not name.startswith("timm:"):
+        ENCODERS.get(name)
+        return
+    try:
+        import timm
+    except ImportError:
+        raise XraySSLError(f"encoder {name!r} needs timm: pip install 'xrayssl[timm]'") from None
+    model_name = name.removeprefix("timm:")
+    if not timm.is_model(model_name):
+        raise XraySSLError(f"timm has no model {model_name!r} (encoder {name!r})")
+
+
 def size_hint(name: str, image_size: int) -> str | None:
     """Advice when a standard-stem ResNet meets small images (None when the pairing is fine).
 

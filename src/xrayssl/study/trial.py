@@ -102,10 +102,11 @@ def probe_config(config: StudyConfig) -> ProbeConfig:
 def check_study(config: StudyConfig) -> None:
     """Fail before the first trial on what would fail in every trial: names and settings."""
     from xrayssl.augment.spec import parse_policy
-    from xrayssl.models.methods import METHODS
+    from xrayssl.models.encoders import check_encoder_name
+    from xrayssl.models.methods import check_method
 
     for method in [*config.methods, *config.pretrain_by_method]:  # a typo says "did you mean"
-        METHODS.get(method)
+        check_method(method)
     probe_config(config)
     if config.space.kind == "search":
         pairs = [PolicyPair(compose(config.space.base))]
@@ -120,7 +121,13 @@ def check_study(config: StudyConfig) -> None:
         pairs = policy_pairs(config)
         specs = {p.view1 for p in pairs} | {p.view2 for p in pairs if p.view2 is not None}
     for method in config.methods:  # each method may have settings of its own
-        pretrain_config(config, GridPoint(method, pairs[0], 0), progress=False)
+        pretrain = pretrain_config(config, GridPoint(method, pairs[0], 0), progress=False)
+        where = f"study {config.name}: pretrain ({method})"
+        try:
+            check_encoder_name(pretrain.encoder)
+            check_method(method, pretrain.method_options)
+        except XraySSLError as err:
+            raise XraySSLError(f"{where}: {err}") from None
     for spec in sorted(specs):
         try:
             parse_policy(spec)

@@ -13,8 +13,8 @@ from xrayssl.models.methods.base import PairMethod, Schedule
 from xrayssl.models.methods.registry import METHODS
 
 __all__ = [
-    "METHODS", "PairMethod", "Schedule", "barlow", "build_method", "byol", "moco", "simclr",
-    "simsiam", "vicreg",
+    "METHODS", "PairMethod", "Schedule", "barlow", "build_method", "byol", "check_method", "moco",
+    "simclr", "simsiam", "vicreg",
 ]
 
 
@@ -27,13 +27,17 @@ def build_method(
     options: dict[str, Any] | None = None,
 ) -> PairMethod:
     """Build a registered method; ``options`` are its own keyword arguments (checked by name)."""
+    check_method(name, options)
+    return METHODS.get(name)(encoder, views=views, schedule=schedule, **dict(options or {}))
+
+
+def check_method(name: str, options: dict[str, Any] | None = None) -> None:
+    """Fail now on an unknown method ("did you mean") or an option it does not take."""
     cls = METHODS.get(name)
-    options = dict(options or {})
     params = inspect.signature(cls.__init__).parameters
     own = [p for p in params if p not in ("self", "encoder", "views", "schedule")]
-    unknown = sorted(set(options) - set(own))
+    unknown = sorted(set(options or {}) - set(own))
     if unknown:
         raise XraySSLError(
             f"method {name!r} has no option(s) {', '.join(unknown)}; it takes: {', '.join(own)}"
         )
-    return cls(encoder, views=views, schedule=schedule, **options)
