@@ -67,6 +67,8 @@ CASES = [
     ("study plan {tmp}/study-option.yaml --no-timing", "has no option(s) temperatur"),
     ("study run {tmp}/study-option.yaml", "has no option(s) temperatur"),
     ("study plan {tmp}/study-op.yaml --no-timing", "Did you mean 'flip'"),
+    ("study plan {tmp}/broken.yaml", "broken.yaml, line 3, column 6: expected ',' or ']'"),
+    ("pretrain --data {cache} --policy crop --config {tmp}/broken.yaml", "broken.yaml, line 3"),
     ("demo --budget huge", "tiny, default, long"),
     ("gradcam --encoder {tmp}/e.pt --images {cache} --out {tmp}/g --on foo", "'original'"),
     ("gradcam --encoder {tmp}/e.pt --images {cache} --out {tmp}/g --max-images 0",
@@ -81,6 +83,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("cli-errors")
     cache = build_signal_cache(tmp / "cache", n=16, size=32)
     (tmp / "typo.yaml").write_text("policy: crop\nepohcs: 2\n")
+    (tmp / "broken.yaml").write_text("name: t\nmethods: [simclr\nspace: {kind: list}\n")
     (tmp / "study-typo.yaml").write_text(
         f"name: t\nruns_dir: {tmp}/runs\ndata: {{cache: {cache.root}}}\nmethod: [simclr]\n"
         "space: {kind: list, policies: [crop]}\n"

@@ -81,6 +81,23 @@ def test_manifest_errors_name_line_and_allowed_values(tmp_path: Path) -> None:
         load_source(csv)
 
 
+def test_manifest_path_listed_with_two_labels_is_an_error_naming_both_lines(
+    tmp_path: Path,
+) -> None:
+    csv = tmp_path / "m.csv"
+    csv.write_text("path,label\na.png,0\nb.png,1\na.png,1\n")
+    with pytest.raises(XraySSLError, match=r"m.csv, line 4: a.png is listed again with label 1 "
+                                           r"\(line 2 gives 0\)"):
+        load_source(csv)
+
+
+def test_npz_with_fewer_labels_than_images_names_both_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "short.npz"
+    np.savez(path, train_images=np.zeros((10, 8, 8), np.uint8), train_labels=np.zeros((7, 1)))
+    with pytest.raises(XraySSLError, match=r"train_labels has 7 labels for 10 images"):
+        load_source(path)
+
+
 def test_npz_source(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     path = tmp_path / "pneumonia.npz"

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xrayssl.errors import XraySSLError
+from xrayssl.yaml_file import read_yaml_mapping
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,13 +65,7 @@ def validate(model: type[M], data: Any, where: str) -> M:
 def load_yaml(model: type[M], path: Path) -> M:
     if not path.is_file():
         raise XraySSLError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise XraySSLError(f"{path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise XraySSLError(f"{path}: expected a mapping of fields at the top level")
-    return validate(model, data, str(path))
+    return validate(model, read_yaml_mapping(path), str(path))
 
 
 # Said wherever a policy is left empty: in a config field and on the command line.

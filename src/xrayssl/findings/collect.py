@@ -37,7 +37,7 @@ from xrayssl.findings.results_tables import results_files
 from xrayssl.findings.run_result import SELECT, RunResult, run_result, selection_split
 from xrayssl.findings.rung_results import last_rungs, study_rung_tables
 from xrayssl.runs.folder import STUDY_CONFIG_FILE, find_runs, read_run
-from xrayssl.runs.trial_config import read_yaml_mapping
+from xrayssl.yaml_file import read_yaml_mapping
 
 __all__ = ["collect", "write_results"]
 

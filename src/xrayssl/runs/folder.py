@@ -28,7 +28,8 @@ from typing import Any
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.metrics_file import METRICS_FILE, RunMetrics
 from xrayssl.runs.pretrain_record import PretrainRecord
-from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig, read_yaml_mapping
+from xrayssl.runs.trial_config import CONFIG_FILE, TrialConfig
+from xrayssl.yaml_file import read_yaml_mapping
 
 ENCODER_FILE = "encoder.pt"
 PROBE_FILE = "probe.json"

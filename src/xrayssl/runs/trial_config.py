@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from xrayssl.atomic import atomic_write_text
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.metrics_file import RunIdentity
+from xrayssl.yaml_file import read_yaml_mapping
 
 CONFIG_FILE = "config.yaml"
 CONFIG_FORMAT: Final = "xrayssl-trial-config-v2"
@@ -59,14 +60,3 @@ class TrialConfig(BaseModel):
                                for p in err.errors()[:5])
             raise XraySSLError(f"{path} is not a trial config.yaml ({fields}); it is written by "
                                "`xrayssl study run`, rerun the trial to rebuild it") from None
-
-
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file whose top level is a mapping, or one error naming the file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise XraySSLError(f"{path} could not be read ({err})") from None
-    if not isinstance(data, dict):
-        raise XraySSLError(f"{path} is not a mapping of fields")
-    return data

@@ -31,7 +31,8 @@ def load_manifest(
     """A CSV with a header; ``path`` and ``label`` are required, other known columns optional.
 
     Labels may be 0/1, empty (unknown) or names from ``label_map``. Relative paths are taken
-    from ``base`` (default: the CSV's folder). Duplicate paths are dropped with a warning.
+    from ``base`` (default: the CSV's folder). A path listed again with the same label is
+    dropped with a warning; with another label it is an error naming both lines.
     """
     csv_path = Path(csv_path).expanduser().absolute()
     base = base or csv_path.parent
@@ -51,6 +52,7 @@ def load_manifest(
                 f"{', '.join(columns) or 'nothing'}; known columns: {', '.join(MANIFEST_COLUMNS)}"
             )
         records = []
+        first_line: dict[str, tuple[int, int | None]] = {}  # path -> (line, label) first listed
         for line, raw in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
             where = f"{csv_path}, line {line}"
@@ -59,6 +61,12 @@ def load_manifest(
             path = Path(row["path"])
             path = path if path.is_absolute() else base / path
             label = None if row["label"] == "" else label_of(row["label"], names, where)
+            earlier = first_line.setdefault(str(path), (line, label))
+            if earlier[1] != label:
+                raise XraySSLError(
+                    f"{where}: {row['path']} is listed again with label {label} (line "
+                    f"{earlier[0]} gives {earlier[1]}); an image has one label: fix or remove "
+                    "one of the two lines")
             records.append(Record(
                 path=str(path),
                 label=label,

@@ -40,11 +40,15 @@ def load_npz(path: Path | str, label_map: dict[str, int] | None = None) -> list[
             split = SPLIT_ALIASES.get(prefix)
             count = archive[key].shape[0]
             labels_key = f"{prefix}_labels"
-            labels = (
-                archive[labels_key].reshape(count, -1)[:, 0]
-                if labels_key in archive.files
-                else None
-            )
+            labels = None
+            if labels_key in archive.files:
+                raw = archive[labels_key]
+                if raw.shape[0] != count:
+                    raise XraySSLError(
+                        f"{path}: {labels_key} has {raw.shape[0]} labels for {count} images in "
+                        f"{key}; each image needs one label (write the .npz again with "
+                        "aligned arrays)")
+                labels = raw.reshape(count, -1)[:, 0]
             for i in range(count):
                 label = None
                 if labels is not None:
