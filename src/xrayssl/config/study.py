@@ -151,6 +151,11 @@ class RunnerSettings(StrictModel):
     wait_for_others: bool = Field(
         default=True, description="when the queue is empty, wait for trials running elsewhere"
     )
+    keep_checkpoints: bool = Field(
+        default=False,
+        description="keep a finished trial's Lightning checkpoints (by default they go once its "
+                    "metrics are written: the encoder, probe and logs stay)",
+    )
 
     @model_validator(mode="after")
     def grace_after_heartbeat(self) -> RunnerSettings:

@@ -15,6 +15,7 @@ so a folder with it is a finished trial and a re-run of that trial only reads it
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -218,6 +219,10 @@ class PipelineTrial:
             run=identity,
         )
         run.write_metrics(metrics)
+        if not self.config.runner.keep_checkpoints:
+            # A finished trial never resumes: its checkpoints (hundreds of MB at 224 px) go,
+            # the encoder, probe, pretraining record and logs stay.
+            shutil.rmtree(run.checkpoints, ignore_errors=True)
         return self._outcome(metrics)
 
     def _run_floor(self, ctx: TrialContext) -> RunMetrics:
