@@ -38,6 +38,7 @@ CASES = [
     ("pretrain --data {cache} --policy crop --method simclrr", "Did you mean 'simclr'"),
     ("pretrain --data {cache} --policy crop --encoder resnet9", "Known: resnet18"),
     ("pretrain --data {cache} --policy crop --epochs 0", "--epochs"),
+    ("pretrain --data {big} --epochs 1", "give --policy SPEC"),
     ("pretrain --data {cache} --policy crop --optimizer sgd", "'adamw' or 'lars'"),
     ("pretrain --data {cache} --policy crop --precision 8", "bf16-mixed"),
     ("pretrain --data {cache} --policy crop --devices abc", "ids such as 0,1"),
@@ -93,7 +94,8 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (tmp / "study-encoder.yaml").write_text(study % ("crop", "resnet_tinyy", "{}"))
     (tmp / "study-option.yaml").write_text(study % ("crop", "resnet_tiny", "{temperatur: 0.2}"))
     (tmp / "study-op.yaml").write_text(study % ("crop+flipp", "resnet_tiny", "{}"))
-    return {"cache": str(cache.root), "tmp": str(tmp)}
+    big = build_signal_cache(tmp / "big", n=8, size=128)
+    return {"cache": str(cache.root), "tmp": str(tmp), "big": str(big.root)}
 
 
 @pytest.mark.parametrize(("line", "fragment"), CASES, ids=[str(k) for k in range(len(CASES))])

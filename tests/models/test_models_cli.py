@@ -62,3 +62,23 @@ def test_compile_flag_reaches_the_run_config(make_cache: MakeCache, tmp_path: Pa
     runner.invoke(app, [*args, "--compile"])
     runner.invoke(app, args)
     assert [config.compile for config in seen] == [True, False]
+
+
+def test_small_images_need_no_policy_the_recipe_names_it(
+    make_cache: MakeCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xrayssl.models.pretrain as pretrain
+    from xrayssl.models.recipe import SMALL_IMAGES
+
+    seen: list[PretrainConfig] = []
+
+    def record(config: PretrainConfig, *args: Any, **kwargs: Any) -> None:
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(pretrain, "run_pretraining", record)
+    cache = make_cache(n=32, size=16)
+    result = CliRunner().invoke(app, ["pretrain", "--data", str(cache.root), "--out",
+                                      str(tmp_path / "run"), "--quiet"])
+    assert "the CPU-budget recipe sets" in result.output and "policy" in result.output
+    assert [config.policy for config in seen] == [SMALL_IMAGES.policy]

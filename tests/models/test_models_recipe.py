@@ -18,6 +18,12 @@ def test_small_images_get_the_recipe_where_unset() -> None:
     assert config.method_options == SMALL_IMAGES.method_options
 
 
+def test_the_recipe_fills_the_policy_when_none_is_given() -> None:
+    fields, filled = with_small_image_defaults({}, 64)
+    assert "policy" in filled and fields["policy"] == SMALL_IMAGES.policy
+    assert with_small_image_defaults({}, 224) == ({}, [])  # large images: the user chooses
+
+
 def test_large_images_and_other_methods_keep_their_defaults() -> None:
     assert with_small_image_defaults({"policy": "crop"}, 224) == ({"policy": "crop"}, [])
     fields, filled = with_small_image_defaults({"policy": "crop", "method": "byol"}, 28)

@@ -67,12 +67,15 @@ def register(app: typer.Typer) -> None:
     def pretrain_command(
         data: Annotated[Path, typer.Option(help="a prepared cache (xrayssl prepare)")],
         policy: Annotated[str | None, typer.Option(
-            help="augmentation spec of the views, e.g. 'crop+flip+blur' (see xrayssl augment)"
+            help="augmentation spec of the views, e.g. 'crop+flip+blur' (see xrayssl augment); "
+                 "up to 96 px the recipe's policy when left out"
         )] = None,
         method: Annotated[str | None, typer.Option(
             help="simclr | byol | moco | simsiam | vicreg | barlow")] = None,
         encoder: Annotated[str | None, typer.Option(
-            help="resnet18 | resnet18_small | resnet34 | resnet50 | ... | timm:<model>")] = None,
+            help="resnet_tiny | resnet_tiny_wide | resnet18_small | resnet34_small | "
+                 "resnet50_small | resnet18 | resnet34 | resnet50 | timm:<model> (default: "
+                 "resnet_tiny up to 96 px, else resnet18)")] = None,
         policy_b: Annotated[str | None, typer.Option(
             help="second view's spec (asymmetric views); default: same as --policy")] = None,
         epochs: Annotated[int | None, typer.Option(min=1)] = None,
@@ -123,7 +126,7 @@ def register(app: typer.Typer) -> None:
         from xrayssl.data.cache import PreparedCache
         from xrayssl.models.encoders import size_hint
         from xrayssl.models.pretrain import run_pretraining
-        from xrayssl.models.recipe import with_small_image_defaults
+        from xrayssl.models.recipe import SMALL_IMAGE_MAX, with_small_image_defaults
 
         fields: dict[str, Any] = {}
         if config is not None:
@@ -144,9 +147,7 @@ def register(app: typer.Typer) -> None:
         if option:
             fields["method_options"] = {**fields.get("method_options", {}),
                                         **parse_method_options(option)}
-        if "policy" not in fields:
-            raise XraySSLError("give --policy SPEC (e.g. 'crop+flip'), or a --config with policy")
-        if "|" in str(fields["policy"]):  # the two-view spelling "A | B" of --policy-b
+        if "|" in str(fields.get("policy", "")):  # the two-view spelling "A | B" of --policy-b
             from xrayssl.augment.views import split_views
 
             if fields.get("policy_b") is not None:
@@ -162,6 +163,10 @@ def register(app: typer.Typer) -> None:
         if filled:
             typer.echo(f"small images: the CPU-budget recipe sets {', '.join(filled)} "
                        "(xrayssl.models.recipe); give them to choose otherwise")
+        if "policy" not in fields:
+            raise XraySSLError(
+                f"give --policy SPEC (e.g. 'crop+flip'), or a --config with policy: above "
+                f"{SMALL_IMAGE_MAX} px no recipe chooses one (this cache is {cache.size} px)")
         settings = validate(PretrainConfig, fields, "pretrain options")
         hint = size_hint(settings.encoder, settings.image_size or cache.size)
         if hint is not None:

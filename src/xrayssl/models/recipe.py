@@ -60,8 +60,9 @@ def with_small_image_defaults(fields: dict[str, Any], image_size: int) -> tuple[
     if image_size > SMALL_IMAGE_MAX:
         return fields, []
     recipe = SMALL_IMAGES
-    defaults: dict[str, Any] = {"encoder": recipe.encoder, "batch_size": recipe.batch_size,
-                                "lr": recipe.lr, "warmup_epochs": recipe.warmup_epochs}
+    defaults: dict[str, Any] = {"encoder": recipe.encoder, "policy": recipe.policy,
+                                "batch_size": recipe.batch_size, "lr": recipe.lr,
+                                "warmup_epochs": recipe.warmup_epochs}
     if recipe.method_options and fields.get("method", recipe.method) == recipe.method:
         defaults["method_options"] = dict(recipe.method_options)
     filled = [k for k in defaults if k not in fields]
