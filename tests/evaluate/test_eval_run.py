@@ -182,6 +182,9 @@ def test_cli_probe_baseline_writes_metrics(make_cache, tmp_path):
                               "--fractions", "1", "--out", str(out), "--quiet"])
     assert run.exit_code == 0, run.output
     assert "raw pixels" in run.output
+    # val (the split to choose on) first, then test, labelled as reported once
+    val_at = run.output.index("val, the split to choose on")
+    assert val_at < run.output.index("test, reported once: do not choose")
     assert RunMetrics.read(out).fractions["1"].scores["test"].overall.image
     table = runner.invoke(app, ["probe-table", str(out), "--compare-to", str(out)])
     assert table.exit_code == 0 and "the reference (not compared with itself)" in table.output
@@ -206,3 +209,8 @@ def test_cli_probe_names_the_pretraining_method_of_an_exported_encoder(make_cach
                                    "--quiet"])
     assert run.exit_code == 0, run.output
     assert "byol (resnet_tiny)" in run.output
+    # a run folder holding encoder.pt is accepted, as export and gradcam accept it
+    folder = CliRunner().invoke(app, ["probe", "--data", str(cache.root), "--encoder",
+                                      str(tmp_path), "--fractions", "1", "--out",
+                                      str(tmp_path / "m2.json"), "--quiet"])
+    assert folder.exit_code == 0, folder.output

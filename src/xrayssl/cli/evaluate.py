@@ -11,6 +11,7 @@ from xrayssl.cli.status_line import StatusLine
 from xrayssl.config.base import load_yaml
 from xrayssl.config.probe import ProbeConfig
 from xrayssl.errors import XraySSLError
+from xrayssl.runs.folder import ENCODER_FILE, RunFolder
 from xrayssl.runs.metrics_file import METRICS_FILE, RunIdentity, RunMetrics
 
 
@@ -49,7 +50,8 @@ def register(app: typer.Typer) -> None:
     @app.command("probe")
     def probe_command(
         data: Annotated[Path, typer.Option(help="a prepared cache (xrayssl prepare)")],
-        encoder: Annotated[Path | None, typer.Option(help="encoder.pt to evaluate")] = None,
+        encoder: Annotated[Path | None, typer.Option(
+            help=f"{ENCODER_FILE} to evaluate, or a run folder holding one")] = None,
         baseline: Annotated[str | None, typer.Option(
             help="instead of --encoder: raw | random | imagenet | supervised | "
                  "imagenet-linear (frozen ImageNet encoder + trained linear head)")] = None,
@@ -79,7 +81,7 @@ def register(app: typer.Typer) -> None:
         """Linear-probe an encoder (or a baseline) at several label fractions -> metrics.json."""
         from xrayssl.data.cache import PreparedCache
         from xrayssl.evaluate.run import evaluate_encoder, evaluate_floor
-        from xrayssl.evaluate.table import format_table
+        from xrayssl.evaluate.table import format_splits
 
         if (encoder is None) == (baseline is None):
             raise XraySSLError("give exactly one of --encoder ENC.pt or --baseline KIND")
@@ -102,6 +104,8 @@ def register(app: typer.Typer) -> None:
             from xrayssl.evaluate.features import file_sha256
             from xrayssl.models.encoders import load_encoder
 
+            if encoder.is_dir():  # a run folder, as export and gradcam accept
+                encoder = RunFolder(encoder).encoder
             model, meta = load_encoder(encoder)
             key = file_sha256(encoder)
             method = meta.get("method") or meta.get("config", {}).get("method")
@@ -120,7 +124,7 @@ def register(app: typer.Typer) -> None:
             result.run.label = label
         say.close()
         result.write(out)
-        print(format_table([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
+        print(format_splits([result], title=f"{data} (image level, {settings.ci_level:.0%} CI)"))
         print(f"wrote {out}")
 
     @app.command("probe-table")
@@ -134,14 +138,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print one table from several metrics.json files (and paired comparisons)."""
         from xrayssl.evaluate.compare import compare_metrics
-        from xrayssl.evaluate.table import format_table
+        from xrayssl.evaluate.table import format_splits
 
         if level not in ("image", "study"):
             raise XraySSLError(f"--level {level!r}: choose image or study")
         chosen: Literal["image", "study"] = "image" if level == "image" else "study"
         wanted = parse_columns(columns)
         results = [read_metrics(p) for p in metrics]
-        print(format_table(results, level=chosen, body_part=body_part, columns=wanted))
+        print(format_splits(results, level=chosen, body_part=body_part, columns=wanted))
         if compare_to is not None:
             reference = read_metrics(compare_to)
             for path, result in zip(metrics, results, strict=True):

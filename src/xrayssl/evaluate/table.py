@@ -96,12 +96,12 @@ def rows(
 
 def format_table(
     results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
-    columns: Sequence[str] = DEFAULT_COLUMNS, title: str | None = None,
+    columns: Sequence[str] = DEFAULT_COLUMNS, title: str | None = None, split: str = HELD_OUT,
 ) -> str:
-    """Aligned text table; values are ``point [95% CI]``, multi-seed rows say ``xN``. The
-    ``data`` column names the cache; the lines below say how each test split was made."""
+    """Aligned text table of one split; values are ``point [95% CI]``, multi-seed rows say
+    ``xN``. The ``data`` column names the cache; the lines below say how the split was made."""
     header = ["model", "data", "labels", *columns]
-    body = rows(results, level, body_part, columns)
+    body = rows(results, level, body_part, columns, split)
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = [title] if title else []
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
@@ -110,8 +110,31 @@ def format_table(
     names = data_labels(results)
     notes: dict[str, str] = {}
     for metrics in results:
-        source = data_source(metrics)
-        notes.setdefault(names[source], f"data {names[source]}: {source[0]}; test: {source[1]}, "
-                                        f"{source[2]} images; CIs by {bootstrap_note(metrics)}")
+        source, held = data_source(metrics), data_source(metrics, split)
+        notes.setdefault(names[source], f"data {names[source]}: {source[0]}; {split}: {held[1]}, "
+                                        f"{held[2]} images; CIs by "
+                                        f"{bootstrap_note(metrics, split)}")
     lines += list(notes.values())
     return "\n".join(lines)
+
+
+SELECTION_SPLIT = "val"
+
+
+def format_splits(
+    results: Sequence[RunMetrics], level: Level = "image", body_part: str | None = None,
+    columns: Sequence[str] = DEFAULT_COLUMNS, title: str | None = None,
+) -> str:
+    """The val table first (the split to choose encoders on), then the test table, labelled
+    as the split that is reported once; files without val scores show test alone."""
+    with_val = [m for m in results if SELECTION_SPLIT in m.splits]
+    blocks = []
+    if with_val:
+        blocks.append(format_table(
+            with_val, level, body_part, columns, split=SELECTION_SPLIT,
+            title=f"{title + ': ' if title else ''}val, the split to choose on"))
+    blocks.append(format_table(
+        results, level, body_part, columns,
+        title=(f"{title + ': ' if title else ''}test, reported once: do not choose encoders or "
+               "settings by it" if with_val else title)))
+    return "\n\n".join(blocks)
