@@ -118,3 +118,34 @@ def write_folder(folder: Path, files: dict[str, bytes], as_zip: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (folder / name).write_bytes(data)
+
+
+SEED_PARTS = {"ChestPA": "Nodule", "Facial_bone": "Abnormal", "Foot": "Hallux_Valgus",
+              "Mammography": "Abnormal", "PNS": "Haziness"}
+
+
+def write_seed_tree(root: Path, per_folder: int = 3, size: int = 48, seed: int = 0) -> int:
+    """The seed study's reorganised copy of the release: ``aihub/{Train,Validation}/
+    {01.원천데이터,02.라벨링데이터}/<Part>_{Normal,Abnormal}/``, images named
+    ``<Part>_<Class>_<number>.png``, JSONs ``{filepath, filename, label}`` whose ``label`` is
+    the condition (a disease name where the folder says only Abnormal). Returns the images."""
+    rng = np.random.default_rng(seed)
+    written = 0
+    for split_dir in ("Train", "Validation"):
+        for part, disease in SEED_PARTS.items():
+            for kind in ("Normal", "Abnormal"):
+                folder = f"{part}_{kind}"
+                for k in range(per_folder):
+                    name = f"{folder}_{12000 + written:08d}.png"
+                    image_dir = root / "aihub" / split_dir / IMAGES_DIR / folder
+                    label_dir = root / "aihub" / split_dir / LABELS_DIR / folder
+                    image_dir.mkdir(parents=True, exist_ok=True)
+                    label_dir.mkdir(parents=True, exist_ok=True)
+                    (image_dir / name).write_bytes(png_bytes(film(kind == "Abnormal", size, rng)))
+                    label = "Normal" if kind == "Normal" else disease
+                    (label_dir / name.replace(".png", ".json")).write_text(json.dumps({
+                        "filepath": f"/home/someone/aihub/{split_dir}/{folder}/{name}",
+                        "filename": name, "label": label}))
+                    written += 1
+                    del k
+    return written

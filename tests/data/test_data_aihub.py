@@ -105,3 +105,37 @@ def test_body_part_selection_and_bad_roots(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(XraySSLError, match="does not hold the AI Hub layout"):
         load_source(tmp_path / "plain", kind="aihub")
+
+
+def test_the_seed_studys_reorganised_layout_reads_with_conditions_from_the_json(
+    tmp_path: Path,
+) -> None:
+    from aihub_tree import SEED_PARTS, write_seed_tree
+
+    written = write_seed_tree(tmp_path, per_folder=2)
+    root = tmp_path / "aihub"
+    assert detect_source(root) == "aihub" and detect_source(tmp_path) == "aihub"
+    scan = scan_aihub(root)
+    assert scan.skipped == []
+    assert len(scan.records) == written
+    assert {r.split for r in scan.records} == {"train", "valid"}
+    by_part = {(r.body_part, r.label, r.condition) for r in scan.records}
+    assert ("foot", 1, "Hallux_Valgus") in by_part and ("pns", 1, "Haziness") in by_part
+    assert ("chestpa", 1, SEED_PARTS["ChestPA"]) in by_part
+    assert ("mammography", 0, "Normal") in by_part and ("facial_bone", 1, "Abnormal") in by_part
+
+
+def test_a_json_label_that_contradicts_its_folder_is_skipped_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from aihub_tree import write_seed_tree
+
+    write_seed_tree(tmp_path, per_folder=2)
+    labels = tmp_path / "aihub" / "Train" / "02.라벨링데이터" / "Foot_Normal"
+    first = sorted(labels.glob("*.json"))[0]
+    first.write_text(json.dumps({**json.loads(first.read_text()), "label": "Hallux_Valgus"}))
+    scan = scan_aihub(tmp_path)
+    assert [(Path(p).name, reason) for p, reason in scan.skipped][0] == (
+        first.name, "label 'Hallux_Valgus' in the JSON names a condition, its folder says Normal")

@@ -8,7 +8,10 @@ The release is laid out as::
         Validation/01.원천데이터/VS_05.Foot_Hallux_Valgus/*.png
         Validation/02.라벨링데이터/VL_05.Foot_Hallux_Valgus/*.json
 
-Any of these folders may instead be a zip archive of the same name plus ``.zip``. A category
+The seed study's reorganised copy reads too: ``aihub/{Train,Validation}/{01.원천데이터,
+02.라벨링데이터}/<BodyPart>_{Normal,Abnormal}/`` (no ``TS_nn.`` prefix, ``Train`` for
+``Training``), where a JSON's ``label`` names the condition that the folder leaves at
+Abnormal. Any of these folders may instead be a zip archive of the same name plus ``.zip``. A category
 folder is ``<prefix>_<nn>.<BodyPart>_<Condition>``; the part after the prefix pairs an image
 folder with its label folder. Five body parts (ChestPA, Mammography, PNS, Facial_bone, Foot)
 and conditions Normal, Abnormal or a named disease (Flat_Foot, Hallux_Valgus, Plantar,
@@ -52,7 +55,8 @@ from xrayssl.errors import XraySSLError
 SOURCE = "aihub"
 IMAGES_DIR = "01.원천데이터"  # "source data"
 LABELS_DIR = "02.라벨링데이터"  # "labelling data"
-SPLIT_DIRS = {"Training": "train", "Validation": "valid"}
+# The release says Training/Validation; the seed study's reorganised copy says Train.
+SPLIT_DIRS = {"Training": "train", "Train": "train", "Validation": "valid"}
 # Folder spelling -> body part name on the records (lower case, like MURA's).
 BODY_PARTS = {
     "ChestPA": "chestpa",
@@ -62,7 +66,9 @@ BODY_PARTS = {
     "Foot": "foot",
 }
 NORMAL = "normal"
-_CATEGORY = re.compile(r"^(?P<prefix>[A-Za-z]+)_(?P<key>\d+\.(?P<rest>.+))$")
+GENERIC_CONDITIONS = {"normal", "abnormal"}  # a folder that names no disease
+# ``TS_01.ChestPA_Normal`` (the release) or ``ChestPA_Normal`` (the seed study's copy).
+_CATEGORY = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)_(?P<number>\d+)\.)?(?P<rest>[^.].*)$")
 _SEARCH_DEPTH = 3  # how far below the given folder the Training/Validation folders may sit
 
 
@@ -95,8 +101,11 @@ def parse_category(name: str) -> Category | None:
     rest = match["rest"].replace(" ", "_")  # "Facial bone" is spelled both ways
     for folder, part in sorted(BODY_PARTS.items(), key=lambda item: -len(item[0])):
         if rest.lower().startswith(folder.lower() + "_") and len(rest) > len(folder) + 1:
-            key = f"{match['key'].split('.', 1)[0]}.{folder}_{rest[len(folder) + 1:]}"
-            return Category(key=key, body_part=part, condition=rest[len(folder) + 1:])
+            condition = rest[len(folder) + 1:]
+            key = f"{folder}_{condition}"
+            if match["number"] is not None:
+                key = f"{match['number']}.{key}"
+            return Category(key=key, body_part=part, condition=condition)
     return None
 
 
@@ -172,8 +181,8 @@ def _categories(folder: Path, scan: AihubScan) -> list[tuple[Category, Path]]:
         category = parse_category(child.name)
         if category is None:
             scan.skipped.append((str(child), (
-                "not an AI Hub category folder (expected <prefix>_<nn>.<BodyPart>_<Condition>"
-                f" with a body part among {', '.join(BODY_PARTS)})")))
+                "not an AI Hub category folder (expected <prefix>_<nn>.<BodyPart>_<Condition> "
+                f"or <BodyPart>_<Condition>, with a body part among {', '.join(BODY_PARTS)})")))
             continue
         out.append((category, child))
     return out
@@ -245,13 +254,17 @@ def scan_split(split: str, folder: Path, scan: AihubScan) -> None:
                 scan.skipped.append((reference, f"image {image} is already labelled by another "
                                                 "JSON"))
                 continue
+            condition, problem = _condition(fields, category)
+            if problem is not None:
+                scan.skipped.append((reference, problem))
+                continue
             used.add(image)
             stem = PurePosixPath(image.replace("\\", "/")).stem
             group = f"{SOURCE}/{split}/{category.key}/{stem}"
             scan.records.append(Record(
                 path=image, label=category.label, body_part=category.body_part,
                 patient_id=group, study_id=group, split=split, source=SOURCE,
-                condition=category.condition,
+                condition=condition,
             ))
     for key, bucket in sorted(images.items()):
         for reference in bucket.values():
@@ -259,6 +272,28 @@ def scan_split(split: str, folder: Path, scan: AihubScan) -> None:
                 scan.skipped.append((reference, (
                     f"image without a label JSON (none under {folder.name}/{LABELS_DIR}/*{key})"
                 )))
+
+
+def _condition(fields: dict[str, Any], category: Category) -> tuple[str, str | None]:
+    """The image's condition: the folder's, or the JSON's ``label`` where the folder says only
+    Normal/Abnormal (the seed study's copy); a JSON label that contradicts the folder's class
+    is a problem (the entry is skipped with it)."""
+    written = fields.get("label")
+    if isinstance(written, bool) or not isinstance(written, (str, int)):
+        return category.condition, None
+    text = str(written).strip()
+    says_normal = text.lower() in (NORMAL, "0")
+    if text.lower() in ("1", "abnormal", NORMAL, "0") or not text:
+        if text and says_normal != (category.label == 0):
+            return category.condition, (f"label {written!r} in the JSON contradicts its folder "
+                                        f"({category.condition})")
+        return category.condition, None
+    if category.condition.lower() not in GENERIC_CONDITIONS:
+        return category.condition, None  # the folder names the disease already
+    if category.label == 0:
+        return category.condition, (f"label {written!r} in the JSON names a condition, its "
+                                    f"folder says {category.condition}")
+    return text, None
 
 
 def _resolve(
