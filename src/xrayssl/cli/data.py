@@ -42,6 +42,11 @@ def register(app: typer.Typer) -> None:
                  "knee; shown in tables and the report instead of 'unknown'")] = None,
         label_map: Annotated[str | None, typer.Option(
             help="folder/CSV label names -> 0/1, e.g. normal=0,abnormal=1")] = None,
+        patient_id: Annotated[str | None, typer.Option(
+            "--patient-id", metavar="REGEX",
+            help="read each image's patient from its file name (the first group, else the "
+                 r"whole match), e.g. '^(\d+)[LR]$' for 9001234L.png; without it class "
+                 "folders make each file its own patient")] = None,
         kind: Annotated[str | None, typer.Option(
             help="force the source layout of every SOURCE: mura, aihub, folders, manifest, npz "
                  "or dicom")] = None,
@@ -89,7 +94,8 @@ def register(app: typer.Typer) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             listing = load_sources(sources, kind=kind, label_map=parse_label_map(label_map),
-                                   body_parts=_split_list(body_parts), body_part=body_part)
+                                   body_parts=_split_list(body_parts), body_part=body_part,
+                                   patient_id=patient_id)
             for source, count in listing.counts.items():
                 typer.echo(f"{source}: {count} images listed")
             if len(sources) > 1:

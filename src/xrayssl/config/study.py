@@ -63,6 +63,11 @@ class DataSettings(StrictModel):
     body_part: str | None = Field(
         default=None, description="body part of images whose source names none (e.g. knee)"
     )
+    patient_id: str | None = Field(
+        default=None,
+        description="a pattern that reads each image's patient from its file name (the first "
+                    "group, else the whole match), e.g. '^(\\d+)[LR]$'",
+    )
 
     @model_validator(mode="after")
     def one_origin(self) -> DataSettings:
@@ -282,6 +287,8 @@ class StudyConfig(StrictModel):
             settled["data"].pop("sources", None)
         if not settled["data"].get("pooled"):
             settled["data"].pop("pooled", None)
+        if settled["data"].get("patient_id") is None:
+            settled["data"].pop("patient_id", None)
         if self.pretrain_by_method:
             settled["pretrain_by_method"] = self.model_dump(mode="json")["pretrain_by_method"]
         blob = json.dumps(settled, sort_keys=True).encode("utf-8")

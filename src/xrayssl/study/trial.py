@@ -65,7 +65,8 @@ def prepare_study_data(config: StudyConfig, progress: bool = True) -> PreparedCa
         else:
             paths = data.sources if data.sources is not None else [data.source]
             listing = load_sources([p for p in paths if p is not None],
-                                   body_parts=data.body_parts, body_part=data.body_part)
+                                   body_parts=data.body_parts, body_part=data.body_part,
+                                   patient_id=data.patient_id)
             records, skipped = listing.records, listing.skipped
         clahe = None if data.clahe else {"enabled": False}
         return prepare_cache(records, cache_dir, size=data.size, clahe=clahe, progress=progress,

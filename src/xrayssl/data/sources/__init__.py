@@ -74,7 +74,7 @@ def load_source(
 ) -> list[Record]:
     """Records from any supported source; ``kind`` forces a layout (one of ``SOURCES``);
     ``body_part`` names the body part of images whose source names none."""
-    path = Path(path).expanduser().absolute()
+    path = Path(path).expanduser().resolve()
     layout = SOURCES.get(kind if kind is not None else detect_source(path))
     if body_part is not None:
         from xrayssl.data.body_part import name_body_part

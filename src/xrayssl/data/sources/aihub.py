@@ -11,11 +11,11 @@ The release is laid out as::
 The seed study's reorganised copy reads too: ``aihub/{Train,Validation}/{01.원천데이터,
 02.라벨링데이터}/<BodyPart>_{Normal,Abnormal}/`` (no ``TS_nn.`` prefix, ``Train`` for
 ``Training``), where a JSON's ``label`` names the condition that the folder leaves at
-Abnormal. Any of these folders may instead be a zip archive of the same name plus ``.zip``. A category
-folder is ``<prefix>_<nn>.<BodyPart>_<Condition>``; the part after the prefix pairs an image
-folder with its label folder. Five body parts (ChestPA, Mammography, PNS, Facial_bone, Foot)
-and conditions Normal, Abnormal or a named disease (Flat_Foot, Hallux_Valgus, Plantar,
-Haziness, ...).
+Abnormal. Any of these folders may instead be a zip archive of the same name plus ``.zip``.
+A category folder is ``<prefix>_<nn>.<BodyPart>_<Condition>`` (or ``<BodyPart>_<Condition>``);
+the part after the prefix pairs an image folder with its label folder. Five body parts
+(ChestPA, Mammography, PNS, Facial_bone, Foot) and conditions Normal, Abnormal or a named
+disease (Flat_Foot, Hallux_Valgus, Plantar, Haziness, ...).
 
 * label: 0 for Normal, 1 for any other condition (the same direction as MURA's 1 = abnormal);
   the condition itself is kept on the record for per-condition metrics.
@@ -332,7 +332,7 @@ def _resolve(
 
 def scan_aihub(root: Path | str) -> AihubScan:
     """Records and skipped entries of an AI Hub release below ``root``."""
-    root = Path(root).expanduser().absolute()
+    root = Path(root).expanduser().resolve()
     folders = split_folders(root) if root.is_dir() else []
     if not folders:
         raise XraySSLError(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from xrayssl.data.body_part import name_body_part
 from xrayssl.data.checks import DataWarning
+from xrayssl.data.patients import guessed_patients_note, with_patient_pattern
 from xrayssl.data.records import Record
 from xrayssl.data.sources import SOURCES, detect_source, filter_body_parts
 from xrayssl.errors import XraySSLError
@@ -75,12 +76,15 @@ def load_sources(
     label_map: dict[str, int] | None = None,
     body_parts: Sequence[str] | None = None,
     body_part: str | None = None,
+    patient_id: str | None = None,
 ) -> SourceListing:
     """Records from every path (each detected on its own unless ``kind`` forces one);
-    ``body_part`` names the images of sources that name none (as in ``load_source``)."""
+    ``body_part`` names the images of sources that name none (as in ``load_source``);
+    ``patient_id`` is a pattern that reads each image's patient from its file name. Patients
+    that are only file names are announced with a DataWarning."""
     if not paths:
         raise XraySSLError("give at least one source folder or file")
-    resolved = [Path(p).expanduser().absolute() for p in paths]
+    resolved = [Path(p).expanduser().resolve() for p in paths]
     if len(set(resolved)) < len(resolved):
         raise XraySSLError(f"a source is given twice: {', '.join(map(str, resolved))}")
     listing = SourceListing()
@@ -95,4 +99,10 @@ def load_sources(
         listing.counts[str(path)] = len(records)
     if not single:
         listing.records = filter_body_parts(keep_body_parts_apart(listing.records), body_parts)
+    if patient_id is not None:
+        listing.records = with_patient_pattern(listing.records, patient_id)
+    else:
+        note = guessed_patients_note(listing.records)
+        if note is not None:
+            warnings.warn(note, DataWarning, stacklevel=2)
     return listing

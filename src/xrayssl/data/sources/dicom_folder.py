@@ -40,7 +40,7 @@ def load_dicom_folder(root: Path | str, label_map: dict[str, int] | None = None)
     The label comes from the nearest enclosing folder named in ``label_map`` (else unknown),
     the split from an enclosing folder named like a split.
     """
-    root = Path(root).expanduser().absolute()
+    root = Path(root).expanduser().resolve()
     label_map = label_map if label_map is not None else dict(DEFAULT_LABEL_MAP)
     records = []
     for file in _dicom_files(root):

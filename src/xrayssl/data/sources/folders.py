@@ -27,7 +27,7 @@ def load_class_folders(
     Use a CSV manifest when several images belong to one patient: patient-level splits can
     only keep images of one patient together when they know who is who.
     """
-    root = Path(root).expanduser().absolute()
+    root = Path(root).expanduser().resolve()
     label_map = label_map if label_map is not None else dict(DEFAULT_LABEL_MAP)
     top = subfolders(root) if root.is_dir() else []
     has_splits = bool(top) and all(p.name.lower() in SPLIT_ALIASES for p in top)

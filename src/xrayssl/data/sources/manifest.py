@@ -34,7 +34,7 @@ def load_manifest(
     from ``base`` (default: the CSV's folder). A path listed again with the same label is
     dropped with a warning; with another label it is an error naming both lines.
     """
-    csv_path = Path(csv_path).expanduser().absolute()
+    csv_path = Path(csv_path).expanduser().resolve()
     base = base or csv_path.parent
     label_map = label_map if label_map is not None else dict(DEFAULT_LABEL_MAP)
     names = {**label_map, "0": 0, "1": 1}

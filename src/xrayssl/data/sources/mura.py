@@ -166,7 +166,7 @@ def attach_masks(records: Iterable[Record], root: Path) -> list[Record]:
 
 def load_mura(root: Path | str, body_parts: Sequence[str] | None = None) -> list[Record]:
     """All MURA images below ``root`` as records, optionally only some body parts."""
-    root = find_mura_root(Path(root).expanduser().absolute())
+    root = find_mura_root(Path(root).expanduser().resolve())
     wanted = normalise_body_parts(body_parts)
     csv_dir = root / MURA_DIR
     has_index = any((csv_dir / f"{split}_image_paths.csv").is_file() for split in MURA_SPLITS)

@@ -22,7 +22,7 @@ def load_npz(path: Path | str, label_map: dict[str, int] | None = None) -> list[
     Each image is its own patient (MedMNIST publishes no patient ids). Labels other than
     0/1 need ``label_map`` entries such as ``{"2": 1}``.
     """
-    path = Path(path).expanduser().absolute()
+    path = Path(path).expanduser().resolve()
     try:
         archive = np.load(path)
     except (OSError, ValueError) as err:
