@@ -83,6 +83,10 @@ def test_onnx_file_matches_pytorch_in_onnx_runtime(tmp_path: Path) -> None:
         expected = encoder(x).numpy()
     assert features.shape == expected.shape == (5, 128)
     assert abs(features - expected).max() < 1e-4
+    other = torch.rand(2, 1, 48, 40, generator=torch.Generator().manual_seed(2))  # H, W free
+    (features,) = session.run(None, {session.get_inputs()[0].name: other.numpy()})
+    with torch.no_grad():
+        assert abs(features - encoder(other).numpy()).max() < 1e-4
 
 
 def test_torchscript_file_runs_without_xrayssl_classes(tmp_path: Path) -> None:

@@ -163,6 +163,18 @@ def results_command(
                "results.md, ...)", err=True)
 
 
+def demo_budget_help() -> str:
+    """The --budget help, read from the presets that run."""
+    from xrayssl.apps.demo import BUDGETS
+
+    default = BUDGETS["default"]["halving"]
+    rungs = ", ".join(str(r) for r in default["rungs"])
+    return (f"tiny (a smoke run of a few minutes) | default (6 policies x 2 methods, halved over "
+            f"rungs of {rungs} epochs, the finalists and the base with "
+            f"{len(default['final_seeds'])} seeds, then the 3 floors: 41 trials; `xrayssl study "
+            "plan configs/demo.yaml` lists them) | long")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(study_app)
 
@@ -173,8 +185,7 @@ def register(app: typer.Typer) -> None:
         full: Annotated[bool, typer.Option(
             help="all 32 subsets of the five ops instead of the 6-policy ablation")] = False,
         budget: Annotated[str, typer.Option(
-            help="tiny (smoke run) | default (6 policies x 2 methods halved over rungs of 3, "
-            "6 and 12 epochs, 2 final seeds; 32 trials and 3 floors) | long")] = "default",
+            help=demo_budget_help())] = "default",
     ) -> None:
         """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
         from xrayssl.apps.demo import run_demo

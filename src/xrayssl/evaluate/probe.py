@@ -122,16 +122,21 @@ class LinearProbe:
         )
 
 
-def check_labels(y: np.ndarray, what: str = "the probe") -> np.ndarray:
+def check_labels(y: np.ndarray, what: str = "the probe", subset: bool = False) -> np.ndarray:
+    """``y`` as 0/1 integers, or an error saying what to do: a label subset with one class
+    wants a larger fraction; a whole training split with one class wants other data."""
     y = np.asarray(y)
     values = np.unique(y)
     if not set(values.tolist()) <= {0, 1}:
         raise XraySSLError(f"{what} needs labels 0/1, got values {values.tolist()}")
     if len(values) < 2:
+        only = int(values[0]) if len(values) else "none"
+        advice = ("use a larger label fraction (or more label subsets' patients)" if subset else
+                  "every labelled training image has it: check --label-map (folder names other "
+                  "than normal/abnormal), or leave the one-class body part out with --body-parts")
         raise XraySSLError(
             f"{what} needs both classes in its training labels, but all {len(y)} images have "
-            f"label {int(values[0]) if len(values) else 'none'}; use more labels (a larger "
-            "label fraction) or a dataset with normal and abnormal images"
+            f"label {only}; {advice}"
         )
     return y.astype(np.int64)
 
@@ -217,7 +222,7 @@ def _cv_scores(
     scores = np.full((len(folds), len(cs)), np.nan)
     started = time.perf_counter()
     for f, (train, held) in enumerate(folds):
-        if progress is not None and f > 0:
+        if progress is not None:
             progress(f"  choosing C: fold {f + 1}/{len(folds)} ({len(cs)} values each, "
                      f"{time.perf_counter() - started:.0f} s so far)")
         if len(np.unique(y[train])) < 2 or len(np.unique(y[held])) < 2:

@@ -83,5 +83,6 @@ def label_subset(
         return train
     labels, groups = cache.labels[train], patient_ids(cache, train)
     subset = np.asarray(label_fraction(train, labels, groups, fraction, seed), dtype=np.int64)
-    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})")
+    check_labels(cache.labels[subset], f"the {fraction:g} label subset (seed {seed})",
+                 subset=True)
     return np.sort(subset)

@@ -113,10 +113,13 @@ def export_onnx(encoder: Encoder, path: Path) -> None:
             raise XraySSLError(
                 f"--format onnx needs the {module} package: pip install 'xrayssl[onnx]'"
             )
+    # Batch, height and width stay free, as the input recipe promises (B, 1, H, W): the
+    # encoders pool their last map, so any side from 16 px up gives the same feature width.
     batch = torch.export.Dim("batch", min=1)
+    height, width = torch.export.Dim("height", min=16), torch.export.Dim("width", min=16)
     program = torch.onnx.export(
         encoder, (example_input(encoder),), input_names=["images"], output_names=["features"],
-        dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False,
+        dynamic_shapes={"x": {0: batch, 2: height, 3: width}}, dynamo=True, verbose=False,
     )
     if program is None:
         raise XraySSLError("the ONNX exporter returned no program")
