@@ -297,3 +297,14 @@ def test_study_level_objective_answers_from_recorded_values(tmp_path: Path) -> N
     assert any(STUDY_LEVEL in note for note in answer.notes)
     assert set(answer.read_on_test) <= {f for name in ("crop+flip", *FLOOR_SIGNAL)
                                         for f in planted.folders[name]}
+
+
+def test_a_list_study_has_no_base_and_says_nothing_is_missing(tmp_path: Path) -> None:
+    planted = Planted(tmp_path)
+    (planted.study / "study.yaml").write_text(yaml.safe_dump(
+        {"objective": {"metric": "auroc", "fraction": 1.0, "level": "image"},
+         "space": {"kind": "list", "policies": list(SIGNAL)}}))
+    results = write_results(planted.study, n_boot=N_BOOT)
+    assert results.answer is not None
+    assert not any("base policy has no ranked trial" in note for note in results.notes)
+    assert "base" not in row(results.answer, None).versus

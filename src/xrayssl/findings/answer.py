@@ -203,7 +203,8 @@ def _references(ctx: _Context, units: dict[str, PolicySeeds], chosen: PolicySeed
     base = _base_label(ctx.results, units)
     missing = (f"{chosen.method}: its base policy has no ranked trial (not run, or it did not "
                "reach the last rung), so there is no difference to it")
-    if base is None and missing not in ctx.notes:
+    # A list study declares no base policy: nothing is missing then.
+    if base is None and ctx.results.base and missing not in ctx.notes:
         ctx.notes.append(missing)
     if base is not None and base != chosen.policy:
         blocks = ctx.reader.test(units[base].runs)
