@@ -55,9 +55,23 @@ def test_unreachable_server_error_names_the_url_without_its_password(
     message = str(err.value)
     assert "cannot open study storage postgresql" in message
     assert "alice:***@127.0.0.1:9/studies" in message
+    assert "Connection refused" in message  # the driver's cause, not Optuna's wrapper
+    assert "exception is raised during the commit" not in message
     for form in (QUOTED, SECRET, "S3cret"):
         assert form not in message and form not in stream.getvalue()
     assert files_containing(config.study_dir, "S3cret") == []
+
+
+def test_study_plan_on_a_dead_server_says_the_connection_was_refused(
+    make_config: MakeConfig,
+) -> None:
+    from xrayssl.study.plan import stored_trials
+
+    url = f"postgresql://alice:{QUOTED}@127.0.0.1:9/studies"
+    with pytest.raises(XraySSLError, match=r"cannot read study storage .*Connection refused") \
+            as err:
+        stored_trials(make_config(), url, [])
+    assert "S3cret" not in str(err.value)
 
 
 def test_a_study_on_a_password_url_never_writes_or_prints_the_password(

@@ -34,7 +34,7 @@ from xrayssl.study.space import GridPoint, PolicyPair, compose
 from xrayssl.study.storage import (
     default_storage_url,
     redact_url,
-    scrub,
+    storage_error,
     with_available_driver,
 )
 
@@ -244,7 +244,7 @@ def stored_trials(config: StudyConfig, url: str, notes: list[str]) -> list[Froze
                              skip_compatibility_check=True)
     except Exception as err:  # the drivers' errors are many and unrelated
         raise XraySSLError(
-            f"cannot read study storage {redact_url(url)}: {scrub(str(err), url)}") from None
+            f"cannot read study storage {redact_url(url)}: {storage_error(err, url)}") from None
     try:
         study = optuna.load_study(study_name=config.name, storage=storage)
     except KeyError:

@@ -85,6 +85,22 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+def storage_error(err: BaseException, url: str) -> str:
+    """What went wrong with a storage, in the driver's own words: Optuna wraps a refused
+    connection in "An exception is raised during the commit ...", which hides the cause. The
+    innermost cause's message is the one a person can act on; the URL's password is hidden."""
+    cause: BaseException = err
+    seen = {id(cause)}
+    while True:
+        inner = cause.__cause__ or cause.__context__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        cause = inner
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    return scrub(text, url)
+
+
 def with_available_driver(url: str) -> str:
     """``postgresql://`` with the driver that is installed.
 
@@ -125,7 +141,7 @@ def open_storage(url: str, config: StudyConfig) -> RDBStorage:
         except Exception as err:  # the driver's own errors are many and unrelated
             if attempt == attempts - 1:
                 raise XraySSLError(
-                    f"cannot open study storage {redact_url(url)}: {scrub(str(err), url)}"
+                    f"cannot open study storage {redact_url(url)}: {storage_error(err, url)}"
                 ) from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
@@ -170,7 +186,7 @@ def open_study(
     except Exception as err:
         raise XraySSLError(
             f"cannot open study {config.name!r} in {redact_url(storage_url)}: "
-            f"{scrub(str(err), storage_url)}"
+            f"{storage_error(err, storage_url)}"
         ) from None
     fingerprint = config.fingerprint()
     stored = study.user_attrs.get("fingerprint")
