@@ -172,3 +172,14 @@ def test_a_new_layout_is_asked_by_priority(tmp_path: Path) -> None:
     (root / "MARKER").write_text("")
     assert detect_source(root, layouts) == "marked"
     assert detect_source(root) == "folders"  # the shared registry is untouched
+
+
+def test_a_manifest_naming_images_outside_its_folder_says_so(tmp_path: Path) -> None:
+    write_png(tmp_path / "elsewhere" / "a.png", gradient())
+    write_png(tmp_path / "lists" / "b.png", gradient())
+    csv = tmp_path / "lists" / "m.csv"
+    csv.write_text("path,label\n../elsewhere/a.png,0\nb.png,1\n")
+    with pytest.warns(DataWarning, match=r"1 of 2 listed image\(s\) lie outside the manifest's "
+                                         r"folder \(first: .*elsewhere/a.png\)"):
+        records = load_source(csv)
+    assert len(records) == 2

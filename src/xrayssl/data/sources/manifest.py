@@ -78,6 +78,15 @@ def load_manifest(
             ))
     if not records:
         raise XraySSLError(f"{csv_path} lists no images (only a header)")
+    folder = csv_path.parent.resolve()
+    outside = [r.path for r in records if not Path(r.path).resolve().is_relative_to(folder)]
+    if outside:
+        warnings.warn(
+            f"{csv_path}: {len(outside)} of {len(records)} listed image(s) lie outside the "
+            f"manifest's folder (first: {outside[0]}); they are read where they are, and moving "
+            "the folder alone will not take them along",
+            DataWarning, stacklevel=2,
+        )
     kept, dropped = drop_duplicates(records)
     if dropped:
         warnings.warn(
