@@ -19,7 +19,7 @@ from xrayssl.cli import app
 from xrayssl.evaluate.metrics import choose_threshold
 from xrayssl.findings.collect import collect
 from xrayssl.findings.model import StudyResults
-from xrayssl.findings.policy_ranking import policy_rankings, selection_lines
+from xrayssl.findings.policy_ranking import closing_lines, policy_rankings, selection_lines
 from xrayssl.report.html import build_report
 from xrayssl.report.sections.overview import overview_section
 from xrayssl.report.sections.ranking import results_section
@@ -159,6 +159,9 @@ def test_cli_summary_and_demo_lines_name_the_pooled_selection(
                     f"[{best.lo:.3f}, {best.hi:.3f}] over 3 seeds; test {chosen.test_value:.3f} "
                     f"[{chosen.test_lo:.3f}, {chosen.test_hi:.3f}]")
     assert selection_lines(results) == [line]  # the demo prints these very lines
+    # ... and the headline comes last, where people look
+    assert closing_lines(results) == [line, results.answer.headline]
+    assert printed.splitlines()[-1] == results.answer.headline
 
 
 def test_report_shows_the_pooled_ranking(lucky: tuple[LuckySeed, StudyResults]) -> None:

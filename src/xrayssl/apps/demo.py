@@ -100,7 +100,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
     """Run (or continue) the demo; returns the report's path."""
     from xrayssl.apps.study_gradcam import explain_findings
     from xrayssl.findings.collect import write_results
-    from xrayssl.findings.policy_ranking import selection_lines
+    from xrayssl.findings.policy_ranking import closing_lines
     from xrayssl.report.html import render_report
     from xrayssl.study.runner import StudyRunner
     from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
@@ -130,7 +130,8 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
     if config.report.gradcam:
         results, _ran = explain_findings(results, cache)
     report = render_report(results)
-    for line in selection_lines(results):  # the answer's policy over its seeds, not one run
-        say(f"[demo] {line}")
+    say(f"[demo] report: {report}")
     say(f"[demo] finished in {time.monotonic() - started:.0f} s")
+    for line in closing_lines(results):  # the selection over seeds, then the headline, last
+        say(f"[demo] {line}")
     return report

@@ -151,13 +151,13 @@ def results_command(
 ) -> None:
     """Rebuild the ranked tables, significance and per-op effects from the run folders."""
     from xrayssl.findings.collect import write_results
-    from xrayssl.findings.policy_ranking import selection_lines
+    from xrayssl.findings.policy_ranking import closing_lines
     from xrayssl.findings.results_tables import render_markdown
     from xrayssl.runs.results_files import RESULTS_DIR
 
     results = write_results(study, n_boot=n_bootstrap)
     typer.echo(render_markdown(results))
-    for line in selection_lines(results):  # the answer's policy over its seeds, not one run
+    for line in closing_lines(results):  # the selection over seeds, then the headline
         typer.echo(line)
     typer.echo(f"written: {study / RESULTS_DIR}/ (answer.csv, ranking.csv, runs.csv, "
                "results.md, ...)", err=True)
@@ -190,5 +190,4 @@ def register(app: typer.Typer) -> None:
         """Synthetic data -> study (SimCLR, BYOL x crop + five ops) -> results -> report."""
         from xrayssl.apps.demo import run_demo
 
-        report = run_demo(out, budget=budget, full=full)
-        typer.echo(f"report: {report}")
+        run_demo(out, budget=budget, full=full)  # ends with the selection and the headline

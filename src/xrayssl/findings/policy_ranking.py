@@ -81,6 +81,15 @@ def _interval(value: float, lo: float, hi: float) -> str:
     return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def closing_lines(results: StudyResults) -> list[str]:
+    """What a study's command prints last: the policy selected per method over its seeds,
+    then the headline ("SSL did not beat raw pixels here ...")."""
+    lines = selection_lines(results)
+    if results.answer is not None:
+        lines.append(results.answer.headline)
+    return lines
+
+
 def selection_lines(results: StudyResults) -> list[str]:
     """One line per method naming the policy selected on val over its seeds, with its test
     figures from the answer: "selected for simclr: crop, val AUROC 0.743 [0.694, 0.791]
@@ -106,5 +115,5 @@ def selection_lines(results: StudyResults) -> list[str]:
     return lines
 
 
-__all__ = ["MethodRanking", "PolicyRank", "policy_rankings", "selection_lines",
-           "unpooled_notes"]
+__all__ = ["MethodRanking", "PolicyRank", "closing_lines", "policy_rankings",
+           "selection_lines", "unpooled_notes"]

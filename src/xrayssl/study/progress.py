@@ -159,7 +159,7 @@ def status_line(
     config: StudyConfig, summary: RunSummary, trials: Sequence[FrozenTrial], elapsed: float
 ) -> str:
     best = (
-        f"best {summary.best[0]} ({config.objective.metric} {summary.best[1]:.3f})"
+        f"best single run {summary.best[0]} ({config.objective.metric} {summary.best[1]:.3f})"
         if summary.best
         else "best: none yet"
     )
@@ -186,5 +186,8 @@ def summary_line(config: StudyConfig, summary: RunSummary, elapsed: float) -> st
             f"{len(summary.failed)} failed (see {config.study_dir}; --retry-failed to retry)"
         )
     if summary.best:
-        parts.append(f"best {summary.best[0]} = {summary.best[1]:.4f}")
+        # One seed of one policy: the selection (`study results`) pools each policy's seeds,
+        # so it may name another policy.
+        parts.append(f"best single run (one seed, val) {summary.best[0]} = "
+                     f"{summary.best[1]:.4f}; the selection pools seeds")
     return ", ".join(parts)
