@@ -59,3 +59,24 @@ def test_demo_yaml_is_what_the_demo_command_runs() -> None:
 
     shipped = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text(encoding="utf-8"))
     assert shipped == demo_settings()
+
+
+def test_a_changed_setting_is_named_when_the_study_refuses_it(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    from study.fake_trial import make_fake_trial
+    from xrayssl.study.runner import StudyRunner
+
+    first = make_config(pretrain={"epochs": 3})
+    StudyRunner(first, make_fake_trial(tmp_path / "log"), progress=None).run()
+    changed = make_config(pretrain={"epochs": 5})
+    with pytest.raises(XraySSLError, match=r"different data/pretrain/probe/objective settings "
+                                           r"\(pretrain\.epochs: 3 -> 5\)"):
+        StudyRunner(changed, make_fake_trial(tmp_path / "log"), progress=None)
+
+
+def test_changed_fields_lists_every_leaf() -> None:
+    from xrayssl.config.study import changed_fields
+
+    assert changed_fields({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 4}) == [
+        "a.c: 2 -> 3", "d: None -> 4"]

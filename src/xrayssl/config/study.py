@@ -271,12 +271,17 @@ class StudyConfig(StrictModel):
         return self.runs_dir / self.name
 
     def fingerprint(self) -> str:
-        """Hash of what makes two trials with the same key comparable.
+        """Hash of what makes two trials with the same key comparable (``settled()``).
 
         Methods, seeds, baselines, the policy space and halving are left out on purpose:
         widening them (the demo's ``--full``, another ``halving.keep``) extends a study
         instead of starting over, reusing finished trials.
         """
+        blob = json.dumps(self.settled(), sort_keys=True).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def settled(self) -> dict[str, Any]:
+        """The settings the fingerprint hashes, as plain data."""
         settled = self.model_dump(
             mode="json", include={"data", "pretrain", "probe", "objective"}
         )
@@ -291,8 +296,19 @@ class StudyConfig(StrictModel):
             settled["data"].pop("patient_id", None)
         if self.pretrain_by_method:
             settled["pretrain_by_method"] = self.model_dump(mode="json")["pretrain_by_method"]
-        blob = json.dumps(settled, sort_keys=True).encode("utf-8")
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return settled
+
+
+def changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """``data.size: 64 -> 96`` for every leaf that differs between two settings trees."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in sorted(set(before) | set(after), key=str):
+            out += changed_fields(before.get(key), after.get(key), f"{prefix}{key}.")
+        return out
+    if before == after:
+        return []
+    return [f"{prefix.rstrip('.')}: {before!r} -> {after!r}"]
 
 
 def load_study_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:

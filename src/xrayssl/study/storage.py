@@ -27,9 +27,10 @@ import yaml
 from optuna.storages import RDBStorage
 
 from xrayssl.atomic import atomic_write_text
-from xrayssl.config.study import StudyConfig
+from xrayssl.config.study import StudyConfig, changed_fields
 from xrayssl.errors import XraySSLError
 from xrayssl.runs.folder import StudyFolder
+from xrayssl.yaml_file import read_yaml_mapping
 
 STUDY_DB = "study.db"
 
@@ -192,15 +193,32 @@ def open_study(
     stored = study.user_attrs.get("fingerprint")
     if stored is None:
         study.set_user_attr("fingerprint", fingerprint)
+        study.set_user_attr("settings", config.settled())  # to name what changes later
         study.set_user_attr("kind", config.space.kind)
     elif stored != fingerprint:
+        changes = stored_changes(study.user_attrs.get("settings"), config)
         raise XraySSLError(
             f"study {config.name!r} in {redact_url(storage_url)} was started with different "
-            "data/pretrain/probe/objective settings, so its trials are not comparable with "
-            "this config. Give the study a new name, or restore the settings it was "
-            f"started with (see {StudyFolder(config.study_dir).config})."
+            "data/pretrain/probe/objective settings"
+            + (f" ({'; '.join(changes[:5])}{'; ...' if len(changes) > 5 else ''})"
+               if changes else "")
+            + ", so its trials are not comparable with this config. Give the study a new "
+            "name, or restore the settings it was started with (see "
+            f"{StudyFolder(config.study_dir).config})."
         )
     return study
+
+
+def stored_changes(stored: Any, config: StudyConfig) -> list[str]:
+    """What differs from the settings the study started with, field by field: from the
+    storage (studies started by this version) or else from its study.yaml."""
+    if not isinstance(stored, dict):
+        path = StudyFolder(config.study_dir).config
+        try:
+            stored = StudyConfig.model_validate(read_yaml_mapping(path)).settled()
+        except (XraySSLError, ValueError):
+            return []
+    return changed_fields(stored, config.settled())
 
 
 def write_study_file(config: StudyConfig) -> None:
