@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from xrayssl.cli.layout import command_group
+from xrayssl.cpu_share import usable_cpus
 from xrayssl.runs.folder import StudyFolder
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ study_app = command_group(
 
 def _share_cores(workers: int) -> int:
     """Threads per local worker so that the workers together fill the machine once."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    return max(1, usable_cpus() // max(1, workers))
 
 
 @study_app.command("run")

@@ -35,6 +35,7 @@ from xrayssl.config.data import (
     clahe_tiles,
     describe_clahe,
 )
+from xrayssl.cpu_share import usable_cpus
 from xrayssl.data.cache import (
     CACHE_VERSION,
     IMAGES_FILE,
@@ -197,7 +198,7 @@ def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        return usable_cpus()
 
 
 def _pool_context() -> Any:

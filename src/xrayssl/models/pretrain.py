@@ -30,6 +30,7 @@ from pytorch_lightning.callbacks import Callback
 from xrayssl.augment.spec import PolicyPair
 from xrayssl.augment.views import views_of
 from xrayssl.config.pretrain import PretrainConfig
+from xrayssl.cpu_share import usable_cpus
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
 from xrayssl.models.datamodule import PairDataModule, PairViews
@@ -238,8 +239,9 @@ def run_pretraining(
         steps_per_epoch = min(steps_per_epoch, config.batches_per_epoch)
     log_every = max(1, min(config.log_every_n_steps, steps_per_epoch))
     threads_before = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    # One thread per core this process may use (affinity, cgroup quota), not per core of the
+    # machine: a container given 2 of 64 cores must not start 64 threads.
+    torch.set_num_threads(config.threads if config.threads is not None else usable_cpus())
     threads = torch.get_num_threads()
     try:
         trainer = fit(config, method, data, out_dir, resume_from, world,

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from xrayssl.cpu_share import usable_cpus
 from xrayssl.data.records import BODY_PARTS
 from xrayssl.errors import XraySSLError
 from xrayssl.synth.mura_writer import (
@@ -143,7 +144,7 @@ def generate_dataset(
     staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
     try:
         jobs = [(plan, staging, seed, size, level, positive_fraction) for plan in plans]
-        n_workers = min(workers or os.cpu_count() or 1, len(jobs))
+        n_workers = min(workers or usable_cpus(), len(jobs))
         bar = tqdm(total=len(jobs), desc="synth patients", unit="patient", disable=not progress)
         rows: list[MetaRow] = []
         if n_workers <= 1:
