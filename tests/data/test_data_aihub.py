@@ -137,5 +137,5 @@ def test_a_json_label_that_contradicts_its_folder_is_skipped_with_the_reason(
     first = sorted(labels.glob("*.json"))[0]
     first.write_text(json.dumps({**json.loads(first.read_text()), "label": "Hallux_Valgus"}))
     scan = scan_aihub(tmp_path)
-    assert [(Path(p).name, reason) for p, reason in scan.skipped][0] == (
+    assert next((Path(p).name, reason) for p, reason in scan.skipped) == (
         first.name, "label 'Hallux_Valgus' in the JSON names a condition, its folder says Normal")

@@ -93,7 +93,7 @@ def test_probe_matches_scikit_learn_pipeline() -> None:
 
 def test_one_class_data_is_a_clear_error() -> None:
     x = np.random.default_rng(0).normal(size=(10, 4))
-    with pytest.raises(XraySSLError, match="both classes.*check --label-map") as err:
+    with pytest.raises(XraySSLError, match=r"both classes.*check --label-map") as err:
         fit_probe(x, np.zeros(10, dtype=int), np.arange(10).astype(str))
     assert "label fraction" not in str(err.value)  # the whole split has one class
     from xrayssl.evaluate.probe import check_labels

@@ -23,14 +23,9 @@ from study.test_resume_and_workers import (
 from xrayssl.config.study import HalvingSettings, StudyConfig
 from xrayssl.study.grid import grid_points, halving_rungs
 from xrayssl.study.halving import KeyState, kept, survivors, walk
-from xrayssl.study.runner import (
-    Pruned,
-    StudyRunner,
-    TrialContext,
-    TrialOutcome,
-    default_storage_url,
-)
+from xrayssl.study.runner import Pruned, StudyRunner, TrialContext, TrialOutcome
 from xrayssl.study.space import GridPoint, PolicyPair
+from xrayssl.study.storage import default_storage_url
 
 SIX = ["identity", "crop", "flip", "rotation", "crop+flip", "crop+rotation"]
 HALVING = {"rungs": [1, 2, 4], "keep": 0.5, "min_keep": 2, "final_seeds": [0, 1],

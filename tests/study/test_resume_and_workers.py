@@ -22,7 +22,8 @@ from optuna.trial import TrialState
 from study.conftest import FIVE_OPS, MakeConfig
 from study.fake_trial import write_config
 from xrayssl.config.study import StudyConfig
-from xrayssl.study.runner import KEY, default_storage_url, grid_points, open_storage
+from xrayssl.study.grid import KEY, grid_points
+from xrayssl.study.storage import default_storage_url, open_storage
 
 WORKER = Path(__file__).with_name("fake_trial.py")
 REPO = Path(__file__).resolve().parents[2]

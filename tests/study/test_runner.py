@@ -11,14 +11,8 @@ from optuna.trial import TrialState
 from study.conftest import MakeConfig
 from study.fake_trial import make_fake_trial
 from xrayssl.errors import XraySSLError
-from xrayssl.study.runner import (
-    KEY,
-    Pruned,
-    StudyRunner,
-    TrialContext,
-    TrialOutcome,
-    grid_points,
-)
+from xrayssl.study.grid import KEY, grid_points
+from xrayssl.study.runner import Pruned, StudyRunner, TrialContext, TrialOutcome
 
 
 def completed_keys(runner: StudyRunner) -> Counter[str]:

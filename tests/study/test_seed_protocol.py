@@ -16,7 +16,7 @@ from xrayssl.augment.spec import parse_policy
 from xrayssl.cli import main
 from xrayssl.config.study import load_study_config
 from xrayssl.data.cache import SKIPPED_FILE, PreparedCache
-from xrayssl.data.sources.mura import BODY_PARTS as MURA_PARTS
+from xrayssl.data.records import BODY_PARTS as MURA_PARTS
 from xrayssl.models.methods import METHODS
 from xrayssl.runs.metrics_file import RunMetrics
 from xrayssl.study.trial import check_study
