@@ -16,9 +16,11 @@ table has the median per method and its ratio to plain.
     python bench/probe.py            # 10,000 x 512, 3 rounds
     python bench/probe.py --quick    # 2,000 x 512, 1 round
 
-``--knee`` compares the probe's two solvers instead, on real radiographs: knee-oa at 64 px
-(validation carved from train by patient, as in bench/quality.py), raw pixels at 32 x 32
-(1,024 columns) and a random-init ``resnet_tiny``'s multi-scale features (240 columns),
+``--knee`` compares the probe's solvers instead (``--solvers``, default the new
+``path-newton`` against ``newton-cholesky``, the default before), on real radiographs:
+knee-oa at 64 px (validation carved from train by patient, as in bench/quality.py), raw
+pixels at 32 x 32 (1,024 columns) and a random-init ``resnet_tiny``'s multi-scale features
+(240 columns),
 100% and 10% of the labels; rounds alternate the solvers; each prints its seconds, C and
 validation AUROC (the same convex fit, so the AUROC must agree to noise).
 
@@ -55,8 +57,9 @@ def make_features(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return features, label, patients.astype(str)
 
 
-def knee_solvers(rounds: int) -> None:
-    """Old (lbfgs) vs new (newton-cholesky) probe on knee features, interleaved."""
+def knee_solvers(rounds: int, solvers: tuple[str, ...]) -> None:
+    """The probe's solvers on knee features, interleaved (default: path-newton, the default,
+    against newton-cholesky, the default before it)."""
     import torch
     from quality import DATASETS, protocol_cache  # bench/ is on a bench script's path
 
@@ -88,11 +91,11 @@ def knee_solvers(rounds: int) -> None:
         x_train, x_test = x[: len(split.train)], x[len(split.train):]
         for labels, rows_used in (("100%", np.arange(len(split.train))), ("10%", ten)):
             for r in range(rounds):
-                order = SOLVERS if r % 2 == 0 else SOLVERS[::-1]
+                order = solvers if r % 2 == 0 else solvers[::-1]
                 for solver in order:
                     started = time.perf_counter()
                     probe = fit_probe(x_train[rows_used], y_train[rows_used], groups[rows_used],
-                                      seed=0, solver=solver)
+                                      seed=0, solver=solver)  # type: ignore[arg-type]
                     seconds = time.perf_counter() - started
                     score = roc_auc_score(y_test, probe.decision_function(x_test))
                     rows.append(f"| {name} ({x.shape[1]} columns) | {labels} | {solver} | "
@@ -106,13 +109,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 x 512 features, 1 round")
     parser.add_argument("--knee", action="store_true",
-                        help="lbfgs vs newton-cholesky on knee-oa raw pixels and features")
+                        help="the probe's solvers on knee-oa raw pixels and features")
+    parser.add_argument("--solvers", default="path-newton,newton-cholesky",
+                        help=f"with --knee: which of {', '.join(SOLVERS)} to compare")
     parser.add_argument("--n", type=int, default=None, help="number of images (default 10,000)")
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
     if args.knee:
-        knee_solvers(args.rounds or 1)
+        knee_solvers(args.rounds or 1, tuple(s.strip() for s in args.solvers.split(",")))
         return
     n = args.n or (2_000 if args.quick else 10_000)
     rounds = args.rounds or (1 if args.quick else 3)

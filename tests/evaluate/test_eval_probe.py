@@ -124,6 +124,25 @@ def test_newton_solver_finds_the_lbfgs_probe(dim: int) -> None:
                                atol=2e-3)
 
 
+@pytest.mark.parametrize("dim", [16, 400])
+@pytest.mark.parametrize("class_weight", ["balanced", None])
+def test_path_newton_is_the_scikit_learn_fit(dim: int, class_weight: str | None) -> None:
+    """The default solver and scikit-learn's newton-cholesky: the same C chosen, the same CV
+    AUROC to 3 decimals and the same coefficients (one strictly convex objective)."""
+    x, y, groups = _patients(150, 2, dim, 1.0, seed=5)
+    y[:40] = 1  # unequal classes, so the class weights matter
+    kwargs: dict[str, Any] = {"cs": (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0), "n_splits": 5,
+                              "class_weight": class_weight}
+    ours = fit_probe(x, y, groups, seed=0, **kwargs)
+    sklearn = fit_probe(x, y, groups, seed=0, solver="newton-cholesky", **kwargs)
+    assert ours.selection["solver"] == "path-newton"
+    assert ours.C == sklearn.C
+    assert np.round(ours.selection["cv_auroc"], 3).tolist() == np.round(
+        sklearn.selection["cv_auroc"], 3).tolist()
+    np.testing.assert_allclose(ours.coef, sklearn.coef, atol=1e-6 * np.abs(sklearn.coef).max())
+    assert ours.intercept == pytest.approx(sklearn.intercept, abs=1e-6)
+
+
 def test_unknown_solver_is_named() -> None:
     x, y, groups = _patients(20, 2, 4, 1.0, seed=0)
     with pytest.raises(XraySSLError, match=r"solver 'sag'.*newton-cholesky"):

@@ -76,7 +76,7 @@ def test_floors_run_once_beside_the_policies_and_are_never_ranked(
     assert again.ran_here == 0  # run exactly once: a second run finds them all done
 
     results = write_results(config.study_dir, n_boot=50)
-    assert [t.baseline for t in results.trials] == [False]
+    assert [t.is_floor for t in results.trials] == [False]
     assert sorted(t.view1 for t in results.floors) == ["random", "raw", "supervised"]
     text = (config.study_dir / "results" / "results.md").read_text()
     assert "## Floors (on val)" in text and "| supervised |" in text

@@ -37,9 +37,10 @@ class ProbeConfig(StrictModel):
     cv_folds: int = Field(default=5, ge=2)
     class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = Field(default=1000, ge=10)
-    # The same convex fit either way; newton-cholesky is minutes faster on wide inputs such as
-    # raw pixels (xrayssl.evaluate.probe says why), lbfgs is scikit-learn's default.
-    solver: Literal["newton-cholesky", "lbfgs"] = "newton-cholesky"
+    # The same convex fit every way. path-newton (xrayssl.evaluate.logistic_path) forms the
+    # curvature once per training set and takes preconditioned Newton steps along the C path;
+    # newton-cholesky and lbfgs are scikit-learn's solvers, kept to compare against.
+    solver: Literal["path-newton", "newton-cholesky", "lbfgs"] = "path-newton"
     # What the probe reads: the encoder's final pooled features, or every residual stage's
     # pooled output side by side (xrayssl.evaluate.features.MultiScalePooled); "auto" is the
     # readout of the recipe for the image size (xrayssl.models.recipe), final for an encoder

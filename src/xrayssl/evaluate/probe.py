@@ -8,13 +8,15 @@ threshold used by the metrics is a sensible operating point on skewed data.
 
 The solver suits the shape. The L2-penalised logistic loss is strictly convex, so any solver
 that converges finds the same probe; what differs is the time. L-BFGS on standardised raw
-pixels (thousands of strongly correlated columns) needs hundreds of iterations per C. With
-``solver="newton-cholesky"`` (the default) the fit is a handful of Newton steps on the
-(D, D) Hessian instead, warm-started along ascending C. When the features are wider than the
-training rows (D > N), the inputs are first rotated onto the row space of the standardised
-training matrix (at most N directions, from its SVD): the L2 solution always lies in that
+pixels (thousands of strongly correlated columns) needs hundreds of iterations per C;
+scikit-learn's ``newton-cholesky`` forms the (D, D) Hessian for every Newton step. The default,
+``solver="path-newton"`` (:mod:`.logistic_path`), forms the curvature once per training set
+and solves each Newton step by preconditioned conjugate gradients, warm-started along
+ascending C. When the features are wider than the training rows (D > N), the inputs are first
+rotated onto the row space of the standardised training matrix (at most N directions, from its SVD): the L2 solution always lies in that
 space (the gradient of the loss is a combination of the rows), so this is the same probe in
-fewer coordinates, not an approximation. ``solver="lbfgs"`` keeps the plain fit for comparison.
+fewer coordinates, not an approximation. ``solver="lbfgs"`` and ``"newton-cholesky"`` keep
+scikit-learn's fits for comparison.
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ from sklearn.preprocessing import StandardScaler
 
 from xrayssl.atomic import atomic_write_json
 from xrayssl.errors import XraySSLError
+from xrayssl.evaluate.logistic_path import LogisticPath, balanced_weights
 
 DEFAULT_CS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 FALLBACK_C = 1.0
 PROBE_FORMAT = "xrayssl-linear-probe-v1"
-Solver = Literal["newton-cholesky", "lbfgs"]
-SOLVERS: tuple[Solver, ...] = ("newton-cholesky", "lbfgs")
+Solver = Literal["path-newton", "newton-cholesky", "lbfgs"]
+SOLVERS: tuple[Solver, ...] = ("path-newton", "newton-cholesky", "lbfgs")
 
 
 @dataclass
@@ -188,18 +191,28 @@ class RegularisationPath:
         z = self.scaler.transform(x)  # (N, D)
         self.y = y
         self.basis: np.ndarray | None = None  # (D, R) orthonormal, R <= N, or no rotation
-        if solver == "newton-cholesky" and z.shape[1] > z.shape[0]:
+        if solver != "lbfgs" and z.shape[1] > z.shape[0]:
             _, sing, vt = np.linalg.svd(z, full_matrices=False)  # vt: (N, D)
             keep = sing > sing[0] * max(z.shape) * np.finfo(np.float64).eps  # numerical rank
             self.basis = np.ascontiguousarray(vt[keep].T)
             z = z @ self.basis  # (N, R)
         self.inputs = z
-        self.model = _logistic(1.0, class_weight, max_iter, seed, solver)
+        self.path: LogisticPath | None = None
+        self.model: LogisticRegression | None = None
+        if solver == "path-newton":
+            weights = balanced_weights(y) if class_weight == "balanced" else None
+            self.path = LogisticPath(z, y, weights)
+        else:
+            self.model = _logistic(1.0, class_weight, max_iter, seed, solver)
 
     def fit(self, c: float) -> tuple[np.ndarray, float]:
-        self.model.set_params(C=c)
-        _fit_quietly(self.model, self.inputs, self.y)
-        coef, intercept = self.model.coef_[0], float(self.model.intercept_[0])
+        if self.path is not None:
+            coef, intercept = self.path.fit(c)
+        else:
+            assert self.model is not None
+            self.model.set_params(C=c)
+            _fit_quietly(self.model, self.inputs, self.y)
+            coef, intercept = self.model.coef_[0], float(self.model.intercept_[0])
         return (coef if self.basis is None else self.basis @ coef), intercept
 
     def decision(self, x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -245,7 +258,7 @@ def fit_probe(
     n_splits: int = 5,
     class_weight: str | None = "balanced",
     max_iter: int = 1000,
-    solver: Solver = "newton-cholesky",
+    solver: Solver = "path-newton",
     progress: Callable[[str], None] | None = None,
 ) -> LinearProbe:
     """Fit a probe on (N, D) features; ``groups`` (patient ids) keep CV folds patient-disjoint.
