@@ -9,14 +9,15 @@ threshold used by the metrics is a sensible operating point on skewed data.
 The solver suits the shape. The L2-penalised logistic loss is strictly convex, so any solver
 that converges finds the same probe; what differs is the time. L-BFGS on standardised raw
 pixels (thousands of strongly correlated columns) needs hundreds of iterations per C;
-scikit-learn's ``newton-cholesky`` forms the (D, D) Hessian for every Newton step. The default,
-``solver="path-newton"`` (:mod:`.logistic_path`), forms the curvature once per training set
-and solves each Newton step by preconditioned conjugate gradients, warm-started along
+scikit-learn's ``newton-cholesky`` forms the (D, D) Hessian for every Newton step. The
+default, ``solver="path-newton"`` (:mod:`.logistic_path`), forms the curvature about once per
+C and solves each Newton step by preconditioned conjugate gradients, warm-started along
 ascending C. When the features are wider than the training rows (D > N), the inputs are first
-rotated onto the row space of the standardised training matrix (at most N directions, from its SVD): the L2 solution always lies in that
-space (the gradient of the loss is a combination of the rows), so this is the same probe in
-fewer coordinates, not an approximation. ``solver="lbfgs"`` and ``"newton-cholesky"`` keep
-scikit-learn's fits for comparison.
+rotated onto the row space of the standardised training matrix (at most N directions, from
+its SVD): the L2 solution always lies in that space (the gradient of the loss is a
+combination of the rows), so this is the same probe in fewer coordinates, not an
+approximation. ``solver="lbfgs"`` and ``"newton-cholesky"`` keep scikit-learn's fits for
+comparison.
 """
 
 from __future__ import annotations

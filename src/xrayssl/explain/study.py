@@ -1,5 +1,6 @@
 """Grad-CAM for a whole study: a localization score for every trial, and one comparison sheet
-with the best and the worst trial of each method side by side (``<study>/gradcam/``).
+with the first and the last trial of each method side by side (``<study>/gradcam/``): the
+caller orders them (the selected policy first and its base policy last, or best to worst).
 
 ``explain_study`` runs when the study's explain record is missing or covers other trials than
 those given (a study that grew); an unchanged study is not explained again. What it wrote is
@@ -32,7 +33,7 @@ class TrialRef:
 
 
 def sheet_positions(trials: Sequence[TrialRef]) -> list[int]:
-    """Best and worst trial per method (trials are ranked best first), methods in order."""
+    """The first and the last trial of each method, methods in order."""
     positions: list[int] = []
     for method in dict.fromkeys(t.method for t in trials):
         mine = [i for i, t in enumerate(trials) if t.method == method]
@@ -61,6 +62,7 @@ def explain_trials(
     max_images: int = 64,
     device: str | torch.device | None = None,
     progress: Callable[[str], None] | None = None,
+    sheet_note: str = "the best and the worst trial of each method",
 ) -> ExplainSummary | None:
     """Explain every trial that kept its encoder and probe; None if none did."""
     usable = explainable(trials)
@@ -75,8 +77,7 @@ def explain_trials(
     return explain_models(
         [partial(_load, trial) for trial in named], cache, out_dir, per_kind=per_kind,
         max_images=max_images, device=device, in_sheet=sheet_positions(named), overlays=False,
-        sheet_note="the best and the worst trial of each method; every trial's localization "
-                   "score is in the table",
+        sheet_note=f"{sheet_note}; every trial's localization score is in the table",
         progress=progress,
     )
 
@@ -93,11 +94,12 @@ def explained_runs(study_dir: Path) -> set[str] | None:
 
 
 def explain_study(study_dir: Path, trials: Sequence[TrialRef], cache: PreparedCache, *,
-                  per_kind: int = 2, progress: Callable[[str], None] | None = None) -> bool:
+                  per_kind: int = 2, progress: Callable[[str], None] | None = None,
+                  sheet_note: str = "the best and the worst trial of each method") -> bool:
     """Explain ``trials`` (best first) into the study's Grad-CAM folder when its record does
     not cover exactly the explainable ones; True when Grad-CAM ran."""
     if {t.run for t in explainable(trials)} == explained_runs(study_dir):
         return False
     out_dir = StudyFolder(study_dir).gradcam.path
-    return explain_trials(trials, cache, out_dir, per_kind=per_kind,
-                          progress=progress) is not None
+    return explain_trials(trials, cache, out_dir, per_kind=per_kind, progress=progress,
+                          sheet_note=sheet_note) is not None
