@@ -308,3 +308,25 @@ def test_a_list_study_has_no_base_and_says_nothing_is_missing(tmp_path: Path) ->
     assert results.answer is not None
     assert not any("base policy has no ranked trial" in note for note in results.notes)
     assert "base" not in row(results.answer, None).versus
+
+
+def test_the_answer_as_latex_and_the_figures_as_files_for_a_paper(tmp_path: Path) -> None:
+    from xrayssl.report.figure_files import write_figures
+
+    planted = Planted(tmp_path)
+    results = write_results(planted.study, n_boot=N_BOOT)
+    assert results.answer is not None
+    chosen = row(results.answer, None)
+    tex = (planted.study / "results" / "answer.tex").read_text()
+    assert "\\begin{tabular}" in tex and "\\bottomrule" in tex
+    line = next(x for x in tex.splitlines() if x.startswith("simclr &"))
+    assert f"{chosen.test_value:.3f} [{chosen.test_lo:.3f}, {chosen.test_hi:.3f}]" in line
+    raw = chosen.versus["raw"]
+    assert f"{raw.delta:+.3f} [{raw.lo:+.3f}, {raw.hi:+.3f}]" in line
+    assert chosen.policy.replace("_", "\\_") in line
+    written = write_figures(results)
+    names = {p.name for p in written}
+    assert {"op_effects.png", "op_effects.svg"} <= names
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert (planted.study / "results" / "figures" / "op_effects.svg").read_text().lstrip(
+        ).startswith("<?xml")

@@ -101,6 +101,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
     from xrayssl.apps.study_gradcam import explain_findings
     from xrayssl.findings.collect import write_results
     from xrayssl.findings.policy_ranking import closing_lines
+    from xrayssl.report.figure_files import write_figures
     from xrayssl.report.html import render_report
     from xrayssl.study.runner import StudyRunner
     from xrayssl.study.trial import PipelineTrial, check_study, prepare_study_data
@@ -126,6 +127,7 @@ def run_demo(out: Path, budget: str = "default", full: bool = False,
             "again to continue"
         )
     results = write_results(config.study_dir)
+    write_figures(results)  # PNG and SVG for a paper, beside the tables
     say(f"[demo] results: {StudyFolder(config.study_dir).results / 'results.md'}")
     if config.report.gradcam:
         results, _ran = explain_findings(results, cache)

@@ -204,6 +204,55 @@ def answer_rows(answer: Answer | None) -> list[dict[str, Any]]:
     return rows
 
 
+def latex_escape(text: str) -> str:
+    for plain, escaped in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("&", r"\&"),
+                           ("%", r"\%"), ("#", r"\#"), ("$", r"\$"), ("{", r"\{"),
+                           ("}", r"\}")):
+        text = text.replace(plain, escaped)
+    return text
+
+
+def answer_latex(answer: Answer | None) -> str:
+    """``answer.tex``: the answer over all images as a booktabs table for a paper: per method
+    the selected policy, its test figures with 95% CIs and its difference to each floor."""
+    if answer is None:
+        return ""
+    metric = "AUROC" if answer.metric == "auroc" else answer.metric
+    floors = [r for r in REFERENCES if r != "base"]
+
+    def interval(value: float, lo: float, hi: float) -> str:
+        if not math.isfinite(value):
+            return "--"
+        shown = f"{value:.3f}"
+        return shown + (f" [{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) and math.isfinite(hi)
+                        else "")
+
+    def versus(d: Difference | None) -> str:
+        if d is None or not math.isfinite(d.delta):
+            return "--"
+        return f"{d.delta:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]"
+
+    lines = [
+        "% xrayssl study answer (test split, selected on val); needs \\usepackage{booktabs}",
+        "\\begin{tabular}{ll" + "l" * (2 + len(floors)) + "}",
+        "\\toprule",
+        " & ".join(["Method", "Policy", f"Test {metric} [95\\% CI]",
+                    f"Test {latex_escape(answer.other)}"]
+                   + [f"$\\Delta$ vs {latex_escape(f)}" for f in floors]) + " \\\\",
+        "\\midrule",
+    ]
+    for s in answer.selected:
+        if s.body_part is not None:
+            continue
+        cells = [latex_escape(s.method), latex_escape(s.policy),
+                 interval(s.test_value, s.test_lo, s.test_hi),
+                 interval(s.test_other, s.test_other_lo, s.test_other_hi)]
+        cells += [versus(s.versus.get(f)) for f in floors]
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
 def render_markdown(results: StudyResults) -> str:
     metric = results.metric.upper()
     out = [f"# Study results: {results.study_dir.name}", ""]
@@ -296,4 +345,5 @@ def results_files(results: StudyResults) -> ResultsFiles:
         markdown=render_markdown(results),
         rungs=rung_rows(results),
         answer=answer_rows(results.answer),
+        latex=answer_latex(results.answer),
     )

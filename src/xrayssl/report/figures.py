@@ -60,7 +60,7 @@ class Bar:
     n: int  # pairs averaged
 
 
-def effect_chart(bars: Sequence[Bar], metric: str) -> str:
+def effect_figure(bars: Sequence[Bar], metric: str) -> Figure:
     """Horizontal bars, one per (op, method), zero line, labelled with the number of pairs."""
     groups = sorted({b.group for b in bars})
     labels = sorted({b.label for b in bars})
@@ -88,11 +88,11 @@ def effect_chart(bars: Sequence[Bar], metric: str) -> str:
     if len(groups) > 1:
         axis.legend(fontsize=8, loc="best")
     axis.grid(axis="x", alpha=0.3)
-    return figure_uri(figure)
+    return figure
 
 
-def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
-            metric: str) -> str:
+def heatmap_figure(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title: str,
+                   metric: str) -> Figure:
     """SimCLR Figure 5 style: op on view 1 (rows) x op on view 2 (columns), values written in."""
     figure = Figure(figsize=(1.0 + 0.75 * len(cols), 0.8 + 0.6 * len(rows)))
     axis = figure.subplots()
@@ -111,7 +111,7 @@ def heatmap(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     axis.set_ylabel("view 1")
     axis.set_title(title, fontsize=9)
     figure.colorbar(shown, ax=axis, label=metric, shrink=0.8)
-    return figure_uri(figure)
+    return figure
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Curve:
     dashed: bool = False
 
 
-def curves_chart(curves: Sequence[Curve], metric: str) -> str:
+def curves_figure(curves: Sequence[Curve], metric: str) -> Figure:
     """Label-efficiency: metric against the fraction of training labels (log axis), with CIs."""
     figure = Figure(figsize=(6.4, 3.6))
     axis = figure.subplots()
@@ -142,4 +142,4 @@ def curves_chart(curves: Sequence[Curve], metric: str) -> str:
     axis.set_ylabel(metric)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return figure_uri(figure)
+    return figure

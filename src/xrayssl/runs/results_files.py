@@ -39,6 +39,7 @@ class ResultsFiles:
     markdown: str  # results.md: the answer, the ranking, then the rest
     rungs: Rows = field(default_factory=list)  # halving: policy x rung val values, promoted
     answer: Rows = field(default_factory=list)  # per method and body part: selected on val
+    latex: str = ""  # answer.tex: the answer over all images as a LaTeX (booktabs) table
 
     def write(self, study_dir: Path) -> Path:
         out = Path(study_dir) / RESULTS_DIR
@@ -51,4 +52,6 @@ class ResultsFiles:
         if self.rungs:  # only a halving study has rungs
             atomic_write_text(out / "rungs.csv", csv_text(self.rungs))
         atomic_write_text(out / "results.md", self.markdown)
+        if self.latex:
+            atomic_write_text(out / "answer.tex", self.latex)
         return out

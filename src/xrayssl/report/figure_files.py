@@ -1,0 +1,52 @@
+"""The study's figures as files for a paper: PNG and SVG in ``results/figures/``.
+
+The same figures as the report's (``report.sections.effects``): the per-op effect, the
+pairwise grid per method and the label-efficiency curves, each where the study has the data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from xrayssl.atomic import atomic_output
+from xrayssl.findings.model import StudyResults
+from xrayssl.report.figures import DPI
+from xrayssl.report.sections.effects import (
+    efficiency_figure,
+    op_effect_figure,
+    pairwise_figures,
+)
+from xrayssl.runs.folder import StudyFolder
+
+FIGURE_DIR = "figures"
+FORMATS = ("png", "svg")
+
+
+def study_figures(results: StudyResults) -> dict[str, Figure]:
+    figures: dict[str, Figure] = {}
+    effect = op_effect_figure(results)
+    if effect is not None:
+        figures["op_effects"] = effect
+    for method, figure in pairwise_figures(results).items():
+        figures[f"pairwise_{method}"] = figure
+    efficiency = efficiency_figure(results)
+    if efficiency is not None:
+        figures["label_efficiency"] = efficiency
+    return figures
+
+
+def write_figures(results: StudyResults) -> list[Path]:
+    """Every figure of the study as PNG and SVG; returns the files written."""
+    folder = StudyFolder(results.study_dir).results / FIGURE_DIR
+    written = []
+    for name, figure in study_figures(results).items():
+        FigureCanvasAgg(figure)
+        for fmt in FORMATS:
+            path = folder / f"{name}.{fmt}"
+            with atomic_output(path) as tmp:
+                figure.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
+            written.append(path)
+    return written
