@@ -8,7 +8,8 @@ under two settings, interleaved in rounds (the machine drifts):
 - ``ours``: the defaults (one thread per usable core, idle OpenMP threads sleep:
   ``OMP_WAIT_POLICY=PASSIVE`` set by ``import xrayssl``);
 - ``spinning``: the same thread count with libgomp's default waiting (threads spin for a
-  while before they sleep), as before ``xrayssl.cpu_share``.
+  while before they sleep), as before ``xrayssl.cpu_share``;
+- ``short-spin``: libgomp's waiting with a short spin (``GOMP_SPINCOUNT=10000``).
 
 Each run's rate is the pairs/s its ``pretrain.json`` records (training steps only). Printed:
 each side-by-side run's rate as a share of the solo rate of the same setting in that round
@@ -31,7 +32,8 @@ from pathlib import Path
 
 # "spinning": a value libgomp does not know leaves it at its own default (spin a while, then
 # sleep), which is what PyTorch did before ``import xrayssl`` set PASSIVE (setdefault keeps it).
-SETTINGS = {"ours": {}, "spinning": {"OMP_WAIT_POLICY": "libgomp-default"}}
+SETTINGS = {"ours": {}, "spinning": {"OMP_WAIT_POLICY": "libgomp-default"},
+            "short-spin": {"OMP_WAIT_POLICY": "libgomp-default", "GOMP_SPINCOUNT": "10000"}}
 
 
 def make_cache(root: Path, size: int) -> Path:
@@ -74,14 +76,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--settings", default="ours,spinning",
+                        help=f"which of {', '.join(SETTINGS)} to run, the first as the reference")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="xrayssl-contention-") as folder:
         root = Path(folder)
         cache = make_cache(root, args.size)
-        shares: dict[str, list[float]] = {s: [] for s in SETTINGS}
-        solo: dict[str, list[float]] = {s: [] for s in SETTINGS}
+        settings = [s.strip() for s in args.settings.split(",")]
+        shares: dict[str, list[float]] = {s: [] for s in settings}
+        solo: dict[str, list[float]] = {s: [] for s in settings}
         for k in range(args.rounds):
-            order = list(SETTINGS) if k % 2 == 0 else list(reversed(SETTINGS))
+            order = list(settings) if k % 2 == 0 else list(reversed(settings))
             for setting in order:
                 alone = rates(cache, root, setting, 1, args.epochs)[0]
                 pair = rates(cache, root, setting, 2, args.epochs)
@@ -91,13 +96,14 @@ def main() -> None:
                       f"{', '.join(f'{r:.0f}' for r in pair)} pairs/s", flush=True)
         print(f"\n{os.cpu_count()} cores; each side-by-side run's rate / its solo rate "
               f"(median over {args.rounds} round(s), 2 runs each):")
-        for setting in SETTINGS:
-            print(f"  {setting:9s} {statistics.median(shares[setting]):.2f} "
+        for setting in settings:
+            print(f"  {setting:10s} {statistics.median(shares[setting]):.2f} "
                   f"(min {min(shares[setting]):.2f}); solo {statistics.median(solo[setting]):.0f}"
                   " pairs/s")
-        ratio = statistics.median(o / s for o, s in zip(solo["ours"], solo["spinning"],
-                                                        strict=True))
-        print(f"solo rate, ours / spinning: {ratio:.2f}")
+        for other in settings[1:]:
+            ratio = statistics.median(o / s for o, s in zip(solo[settings[0]], solo[other],
+                                                            strict=True))
+            print(f"solo rate, {settings[0]} / {other}: {ratio:.2f}")
 
 
 if __name__ == "__main__":
