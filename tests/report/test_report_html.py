@@ -201,3 +201,32 @@ def test_sheet_positions_best_and_worst_per_method() -> None:
     trials = [ref("byol"), ref("simclr"), ref("byol"), ref("simclr"), ref("simclr")]
     assert sheet_positions(trials) == [0, 2, 1, 4]
     assert sheet_positions([ref("byol")]) == [0]
+
+
+@pytest.mark.browser
+def test_the_answer_table_fits_a_laptop_screen(tmp_path: Path) -> None:
+    """At 1280 px every column of the answer table is on screen (no sideways scrolling)."""
+    from findings.test_answer import Planted
+    from report_chromium import Page, find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("headless Chromium not found (set XRAYSSL_TEST_CHROMIUM to its binary)")
+    planted = Planted(tmp_path / "planted")  # a study with an answer per method and body part
+    report = build_report(planted.study)
+    page = Page(binary, width=1280, height=1000)
+    try:
+        page.open(report.as_uri())
+        page.screenshot(tmp_path / "answer.png")
+        widths = page.evaluate(
+            "(() => { const t = document.querySelector('#answer table');"
+            " if (!t) return null;"
+            " const box = t.getBoundingClientRect();"
+            " return [t.scrollWidth, t.parentElement.clientWidth, box.right,"
+            " document.documentElement.clientWidth, t.tHead.rows[0].cells.length]; })()")
+    finally:
+        page.close()
+    assert widths is not None, "the report has no answer table"
+    table, box, right, viewport, columns = widths
+    assert columns == 9
+    assert table <= box and right <= viewport, widths
