@@ -21,14 +21,16 @@ TINY_PROBE = {"fractions": [1.0], "cv_folds": 2, "n_bootstrap": 50, "cs": [0.1, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
 def test_pipeline_trial_fills_the_run_folder(
-    make_config: MakeConfig, make_cache: MakeCache
+    make_config: MakeConfig, make_cache: MakeCache, keep: bool
 ) -> None:
     cache = make_cache(n=48, size=32)
     config = make_config(
         data={"cache": str(cache.root)}, methods=["simclr"],
         space={"kind": "list", "policies": ["crop+flip"]},
         pretrain=TINY_PRETRAIN, probe=TINY_PROBE,
+        runner={"keep_checkpoints": keep, "heartbeat_interval": 1, "grace_period": 5},
     )
     check_study(config)
     runner = StudyRunner(config, PipelineTrial(config, cache, progress=False), progress=None)
@@ -38,7 +40,8 @@ def test_pipeline_trial_fills_the_run_folder(
     folder = config.study_dir / point.slug
     for name in ("config.yaml", "metrics.json", "encoder.pt", "probe.json", "log.csv"):
         assert (folder / name).is_file(), name
-    assert not (folder / "checkpoints").exists()  # a finished trial keeps no checkpoints
+    # A finished trial keeps no checkpoints, unless runner.keep_checkpoints asks for them.
+    assert any((folder / "checkpoints").glob("*.ckpt")) == keep
     written = yaml.safe_load((folder / "config.yaml").read_text())
     assert written["policy"] == "crop+flip" and written["method"] == "simclr"
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -58,22 +61,6 @@ def test_pipeline_trial_fills_the_run_folder(
     outcome = again(TrialContext(config, point, folder, config.study_dir, 0, lambda s, v: None))
     assert outcome.value == auroc
     assert (folder / "encoder.pt").stat().st_mtime_ns == stamp
-
-
-@pytest.mark.slow
-def test_keep_checkpoints_keeps_a_finished_trials_checkpoints(
-    make_config: MakeConfig, make_cache: MakeCache
-) -> None:
-    cache = make_cache(n=48, size=32)
-    config = make_config(
-        data={"cache": str(cache.root)}, methods=["simclr"],
-        space={"kind": "list", "policies": ["crop"]}, pretrain=TINY_PRETRAIN, probe=TINY_PROBE,
-        runner={"keep_checkpoints": True, "heartbeat_interval": 1, "grace_period": 5},
-    )
-    assert StudyRunner(config, PipelineTrial(config, cache, progress=False),
-                       progress=None).run().complete == 1
-    (point,) = grid_points(config)
-    assert any((config.study_dir / point.slug / "checkpoints").glob("*.ckpt"))
 
 
 def test_check_study_names_a_bad_policy(make_config: MakeConfig) -> None:
