@@ -326,7 +326,7 @@ def test_the_answer_as_latex_and_the_figures_as_files_for_a_paper(tmp_path: Path
     assert chosen.policy.replace("_", "\\_") in line
     written = write_figures(results)
     names = {p.name for p in written}
-    assert {"op_effects.png", "op_effects.svg"} <= names
+    assert {"decision.png", "decision.svg", "op_effects.png", "op_effects.svg"} <= names
     assert all(p.stat().st_size > 1000 for p in written)
     assert (planted.study / "results" / "figures" / "op_effects.svg").read_text().lstrip(
         ).startswith("<?xml")

@@ -227,6 +227,11 @@ def test_the_answer_table_fits_a_laptop_screen(tmp_path: Path) -> None:
     finally:
         page.close()
     assert widths is not None, "the report has no answer table"
+    html = report.read_text(encoding="utf-8")
+    answer = html.split('<section id="answer">')[1].split("</section>")[0]
+    # the decision at a glance comes first, the protocol paragraph after the tables
+    assert answer.index('<figure class="lead">') < answer.index("<table")
+    assert answer.index("<table") < answer.index("Protocol: selected on val")
     table, box, right, viewport, columns = widths
     assert columns == 9
     assert table <= box and right <= viewport, widths

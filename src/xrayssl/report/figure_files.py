@@ -1,7 +1,8 @@
 """The study's figures as files for a paper: PNG and SVG in ``results/figures/``.
 
-The same figures as the report's (``report.sections.effects``): the per-op effect, the
-pairwise grid per method and the label-efficiency curves, each where the study has the data.
+The same figures as the report's: the decision at a glance (``report.sections.answer``), the
+per-op effect, the pairwise grid per method and the label-efficiency curves
+(``report.sections.effects``), each where the study has the data.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from matplotlib.figure import Figure
 from xrayssl.atomic import atomic_output
 from xrayssl.findings.model import StudyResults
 from xrayssl.report.figures import DPI
+from xrayssl.report.sections.answer import decision_figure
 from xrayssl.report.sections.effects import (
     efficiency_figure,
     op_effect_figure,
@@ -27,6 +29,9 @@ FORMATS = ("png", "svg")
 
 def study_figures(results: StudyResults) -> dict[str, Figure]:
     figures: dict[str, Figure] = {}
+    decision = decision_figure(results)
+    if decision is not None:
+        figures["decision"] = decision
     effect = op_effect_figure(results)
     if effect is not None:
         figures["op_effects"] = effect

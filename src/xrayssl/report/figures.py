@@ -143,3 +143,66 @@ def curves_figure(curves: Sequence[Curve], metric: str) -> Figure:
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return figure
+
+
+@dataclass
+class ForestRow:
+    label: str
+    value: float
+    lo: float
+    hi: float
+    in_top_set: bool | None  # None: not pooled, no top set
+
+
+@dataclass
+class ForestPanel:
+    method: str
+    rows: list[ForestRow]  # best first, on the selection data
+    selected: str | None  # the row whose test value is drawn beside it
+    test: tuple[float, float, float] | None  # the selected policy on test: value, lo, hi
+    floors: list[tuple[str, float]]  # reference lines: (name, value on the selection data)
+
+
+def forest_figure(panels: Sequence[ForestPanel], metric: str, selection: str = "val") -> Figure:
+    """The decision at a glance: per method every policy's value on the selection data with
+    its CI (filled: in the top set), the floors as dashed lines, the selected policy's test
+    value as a diamond beside it."""
+    heights = [max(len(p.rows), 1) for p in panels]
+    figure = Figure(figsize=(7.2, 0.9 + sum(0.32 * h + 0.6 for h in heights)))
+    axes = figure.subplots(len(panels), 1, squeeze=False,
+                           gridspec_kw={"height_ratios": heights})[:, 0]
+    finite = [v for p in panels for r in p.rows for v in (r.lo, r.hi, r.value)
+              if math.isfinite(v)]
+    finite += [v for p in panels for _, v in p.floors if math.isfinite(v)]
+    finite += [v for p in panels if p.test for v in p.test if math.isfinite(v)]
+    span = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = 0.05 * max(span[1] - span[0], 0.02)
+    styles = ["--", ":", "-."]
+    for axis, panel in zip(axes, panels, strict=True):
+        ys = list(range(len(panel.rows)))
+        for y, row in zip(ys, panel.rows, strict=True):
+            top = row.in_top_set is not False
+            color = "#3b6ea8" if top else "#9aa6b2"
+            if math.isfinite(row.lo) and math.isfinite(row.hi):
+                axis.plot([row.lo, row.hi], [y, y], color=color, linewidth=2)
+            axis.plot([row.value], [y], "o", color=color, markersize=6,
+                      markerfacecolor=color if top else "white")
+            if row.label == panel.selected and panel.test is not None:
+                value, lo, hi = panel.test
+                axis.plot([lo, hi], [y + 0.3, y + 0.3], color="#d9822b", linewidth=1.5)
+                axis.plot([value], [y + 0.3], "D", color="#d9822b", markersize=5,
+                          label="selected, on test")
+        for k, (name, value) in enumerate(panel.floors):
+            if math.isfinite(value):
+                axis.axvline(value, color="#6c6c6c", linestyle=styles[k % len(styles)],
+                             linewidth=1, label=f"{name} ({selection})")
+        axis.set_yticks(ys, [r.label for r in panel.rows], fontsize=8)
+        axis.set_ylim(len(panel.rows) - 0.4, -0.6)
+        axis.set_xlim(span[0] - pad, span[1] + pad)
+        axis.set_title(f"{panel.method}: {selection} {metric} with 95% CI (filled: top set)",
+                       fontsize=9, loc="left")
+        axis.grid(axis="x", alpha=0.3)
+        if panel.floors or panel.test is not None:
+            axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    axes[-1].set_xlabel(metric)
+    return figure

@@ -43,6 +43,8 @@ class Section:
     pictures: list[Picture] = field(default_factory=list)
     preformatted: list[tuple[str, str]] = field(default_factory=list)  # (heading, text)
     notes: list[str] = field(default_factory=list)
+    lead: Picture | None = None  # one picture right under the intro, before everything else
+    closing: list[str] = field(default_factory=list)  # paragraphs after tables and pictures
 
 
 def value_cell(value: float, lo: float = math.nan, hi: float = math.nan) -> Cell:

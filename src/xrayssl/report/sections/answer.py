@@ -4,12 +4,15 @@ Renders ``StudyResults.answer`` (built in ``xrayssl.findings.answer``); nothing 
 
 from __future__ import annotations
 
+from matplotlib.figure import Figure
+
 from xrayssl.data.cache import PreparedCache
 from xrayssl.evaluate.table import compact_p
 from xrayssl.findings.answer_model import REFERENCES, Selected
 from xrayssl.findings.model import StudyResults
 from xrayssl.findings.results_tables import ANSWER_METHOD
-from xrayssl.report.page import Cell, Section, Table, value_cell
+from xrayssl.report.figures import ForestPanel, ForestRow, figure_uri, forest_figure
+from xrayssl.report.page import Cell, Picture, Section, Table, value_cell
 
 TITLES = {"base": "Δ vs crop-only base", "raw": "Δ vs raw pixels",
           "random": "Δ vs random init", "supervised": "Δ vs supervised"}
@@ -29,10 +32,13 @@ def answer_section(results: StudyResults, cache: PreparedCache | None = None) ->
     if answer is None:
         return None
     metric, other = (m.upper() if m == "auroc" else m for m in (answer.metric, answer.other))
-    section = Section(
-        "answer", "Answer",
-        f"{answer.headline} Protocol: {answer.protocol}. "
-        + ANSWER_METHOD.format(metric=metric))
+    section = Section("answer", "Answer", answer.headline)
+    figure = decision_figure(results)
+    if figure is not None:
+        section.lead = Picture(figure_uri(figure), "every policy on val with its CI (filled: "
+                               "the top set), the floors on val as lines, and the selected "
+                               "policy's test value as a diamond")
+    section.closing.append(f"Protocol: {answer.protocol}. " + ANSWER_METHOD.format(metric=metric))
     rows = []
     for s in answer.selected:
         # Nine columns fit a laptop's 1280 px: the seeds, the top set and the images read as
@@ -52,3 +58,23 @@ def answer_section(results: StudyResults, cache: PreparedCache | None = None) ->
             for f in answer.floors]))
     section.notes.extend(answer.notes)
     return section
+
+
+def decision_figure(results: StudyResults) -> Figure | None:
+    """The forest plot the answer opens with (None without an answer or a ranking)."""
+    answer = results.answer
+    if answer is None or not results.policy_rankings:
+        return None
+    chosen = {s.method: s for s in answer.selected if s.body_part is None}
+    floors = [(f"{run.view1} floor", run.value) for run in results.floors]
+    panels = []
+    for ranking in results.policy_rankings:
+        selected = chosen.get(ranking.method)
+        panels.append(ForestPanel(
+            method=ranking.method,
+            rows=[ForestRow(r.policy, r.value, r.lo, r.hi, r.in_top_set) for r in ranking.rows],
+            selected=selected.policy if selected else None,
+            test=(selected.test_value, selected.test_lo, selected.test_hi) if selected else None,
+            floors=floors))
+    metric = results.metric.upper() if results.metric == "auroc" else results.metric
+    return forest_figure(panels, metric)
