@@ -168,8 +168,9 @@ def forest_figure(panels: Sequence[ForestPanel], metric: str, selection: str = "
     its CI (filled: in the top set), the floors as dashed lines, the selected policy's test
     value as a diamond beside it."""
     heights = [max(len(p.rows), 1) for p in panels]
-    figure = Figure(figsize=(7.2, 0.9 + sum(0.32 * h + 0.6 for h in heights)))
-    axes = figure.subplots(len(panels), 1, squeeze=False,
+    figure = Figure(figsize=(7.2, 0.9 + sum(0.32 * h + 0.6 for h in heights)),
+                    layout="constrained")  # titles and tick labels never overlap
+    axes = figure.subplots(len(panels), 1, squeeze=False, sharex=True,
                            gridspec_kw={"height_ratios": heights})[:, 0]
     finite = [v for p in panels for r in p.rows for v in (r.lo, r.hi, r.value)
               if math.isfinite(v)]
