@@ -53,6 +53,7 @@ from xrayssl.models.datamodule import PairDataModule, PairViews
 from xrayssl.models.encoders import build_encoder
 from xrayssl.models.methods import build_method
 from xrayssl.models.methods.base import PairMethod, Schedule
+from xrayssl.models.precision import auto_precision
 
 KNEE = Path(__file__).resolve().parents[2] / "shared" / "data" / "knee-oa"
 POLICY = "crop(scale=0.08-1)+flip+brightness_contrast(p=0.8,brightness=0.4,contrast=0.4)+blur"
@@ -152,9 +153,13 @@ class StepTimer(pl.Callback):
 
 
 def precision_for(device: torch.device, args: argparse.Namespace, ours: bool) -> str:
-    """bf16 mixed precision on GPU; on CPU fp32 unless ``--cpu-bf16`` asks it for ours."""
-    if device.type == "cuda" or (ours and args.cpu_bf16):
+    """bf16 mixed precision on GPU. On CPU ours runs as ``xrayssl pretrain`` does by default
+    (``auto_precision``: bf16 where the CPU has native bf16, else fp32) unless ``--cpu-fp32``;
+    lightly's example stays fp32 there, as it ships."""
+    if device.type == "cuda":
         return "bf16-mixed"
+    if ours and not args.cpu_fp32:
+        return auto_precision(on_gpu=False)
     return "32-true"
 
 
@@ -179,8 +184,10 @@ def bare(module: nn.Module, views: tuple[torch.Tensor, torch.Tensor], batch: int
     """The same step on tensors already on the device: forward both views, loss, backward, AdamW."""
     device = torch.device(args.device)
     module.to(device).train()
-    if device.type == "cuda":
-        module.to(memory_format=torch.channels_last)  # what PairMethod does on GPU
+    if device.type == "cuda" or ours:
+        # What PairMethod does: NHWC on the GPU, and on the CPU for one process (oneDNN's
+        # convolutions run NHWC natively); lightly's example keeps NCHW on the CPU.
+        module.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16,
                               enabled=precision_for(device, args, ours) == "bf16-mixed")
@@ -243,8 +250,7 @@ def measure_size(size: int, args: argparse.Namespace) -> dict[str, list[float]]:
     gen = torch.Generator().manual_seed(0)
     gray = tuple(torch.rand(batch, 1, size, size, generator=gen).to(device) for _ in range(2))
     rgb = tuple(torch.rand(batch, 3, size, size, generator=gen).to(device) for _ in range(2))
-    if device.type == "cuda":
-        gray = tuple(v.contiguous(memory_format=torch.channels_last) for v in gray)
+    gray = tuple(v.contiguous(memory_format=torch.channels_last) for v in gray)  # as ours runs
     results: dict[str, list[float]] = {k: [] for k in (
         "ours_bare", "ours_e2e", "lightly_bare", "lightly_e2e", "ours_data_s", "lightly_data_s")}
     transform = SimCLRTransform(input_size=size)
@@ -291,10 +297,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 timed steps")
-    parser.add_argument("--cpu-bf16", action="store_true",
-                        help="our pipeline (bare and end to end) in bf16 mixed precision on the "
-                             "CPU, as `xrayssl pretrain --precision bf16-mixed`; lightly's "
-                             "stays fp32")
+    parser.add_argument("--cpu-fp32", action="store_true",
+                        help="our pipeline in fp32 on the CPU (default: the precision "
+                             "`xrayssl pretrain` picks, bf16 on CPUs with native bf16); "
+                             "lightly's stays fp32")
     parser.add_argument("--sizes", default="64,128")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
@@ -322,7 +328,7 @@ def main() -> None:
         temporary = tempfile.TemporaryDirectory(prefix="xrayssl-bench-")
         args.cache_dir = Path(temporary.name)
     print(f"device={args.device} batch={args.batch_size} workers={args.workers} "
-          f"ours={'bf16-mixed' if args.cpu_bf16 else 'fp32'} on CPU "
+          f"ours={precision_for(torch.device('cpu'), args, True)} on CPU "
           f"threads={torch.get_num_threads()} rounds={args.rounds} steps={args.steps}")
     table = []
     for size in sizes:
