@@ -155,15 +155,14 @@ def results_command(
     from xrayssl.findings.policy_ranking import closing_lines
     from xrayssl.findings.results_tables import render_markdown
     from xrayssl.report.figure_files import write_figures
-    from xrayssl.runs.results_files import RESULTS_DIR
 
     results = write_results(study, n_boot=n_bootstrap)
     figures = write_figures(results)
     typer.echo(render_markdown(results))
     for line in closing_lines(results):  # the selection over seeds, then the headline
         typer.echo(line)
-    typer.echo(f"written: {study / RESULTS_DIR}/ (answer.csv, answer.tex, ranking.csv, runs.csv, "
-               f"results.md, ...; {len(figures)} figure files in figures/)", err=True)
+    typer.echo(f"written: {StudyFolder(study).results}/ (answer.csv, answer.tex, ranking.csv, "
+               f"runs.csv, results.md, ...; {len(figures)} figure files in figures/)", err=True)
 
 
 def demo_budget_help() -> str:

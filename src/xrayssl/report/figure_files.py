@@ -23,7 +23,6 @@ from xrayssl.report.sections.effects import (
 )
 from xrayssl.runs.folder import StudyFolder
 
-FIGURE_DIR = "figures"
 FORMATS = ("png", "svg")
 
 
@@ -45,7 +44,7 @@ def study_figures(results: StudyResults) -> dict[str, Figure]:
 
 def write_figures(results: StudyResults) -> list[Path]:
     """Every figure of the study as PNG and SVG; returns the files written."""
-    folder = StudyFolder(results.study_dir).results / FIGURE_DIR
+    folder = StudyFolder(results.study_dir).figures
     written = []
     for name, figure in study_figures(results).items():
         FigureCanvasAgg(figure)

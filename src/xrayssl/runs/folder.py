@@ -14,8 +14,8 @@ A run folder (``RunFolder``)::
 A study folder (``StudyFolder``, ``runs/<study>/``) holds ``study.yaml``, its trials (depth 1),
 its floors (``baselines/<kind>``, depth 2), ``results/`` (runs.results_files), ``gradcam/`` (an
 explain folder), ``report.html``, ``cache/`` and ``logs/``. An explain folder
-(``ExplainFolder``) holds ``explain.json`` (runs.explain_record), ``comparison.png`` and
-``overlays/``.
+(``ExplainFolder``) holds ``explain.json`` (written by ``explain.run``, read by
+``ExplainFolder.read_record``), ``comparison.png`` and ``overlays/``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ GRADCAM_DIR = "gradcam"
 REPORT_FILE = "report.html"
 CACHE_DIR = "cache"
 SYNTH_DIR = "synth"
+FIGURE_DIR = "figures"  # inside results/
 
 EXPLAIN_FILE = "explain.json"
 SHEET_FILE = "comparison.png"
@@ -116,6 +117,7 @@ class StudyFolder:
     cache = Entry(CACHE_DIR)
     logs = Entry(LOG_DIR)
     synth = Entry(SYNTH_DIR)  # where a study with ``data.synth`` renders its radiographs
+    figures = Entry(f"{RESULTS_DIR}/{FIGURE_DIR}")  # the report's figures as files
 
     @property
     def gradcam(self) -> ExplainFolder:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from xrayssl.atomic import atomic_write_text
+from xrayssl.runs.folder import StudyFolder
 
-RESULTS_DIR = "results"
 Rows = list[dict[str, Any]]
 
 
@@ -42,7 +42,7 @@ class ResultsFiles:
     latex: str = ""  # answer.tex: the answer over all images as a LaTeX (booktabs) table
 
     def write(self, study_dir: Path) -> Path:
-        out = Path(study_dir) / RESULTS_DIR
+        out = StudyFolder(Path(study_dir)).results
         for name in ("answer", "ranking", "runs", "by_body_part", "op_effects", "pairwise",
                      "label_efficiency"):
             atomic_write_text(out / f"{name}.csv", csv_text(getattr(self, name)))
