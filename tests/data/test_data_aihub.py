@@ -13,7 +13,8 @@ from xrayssl.data.cache import SKIPPED_FILE
 from xrayssl.data.checks import DataWarning
 from xrayssl.data.prepare import prepare
 from xrayssl.data.sources import detect_source, load_source
-from xrayssl.data.sources.aihub import parse_category, scan_aihub
+from xrayssl.data.sources.aihub import scan_aihub
+from xrayssl.data.sources.aihub_names import parse_category
 from xrayssl.errors import XraySSLError
 
 

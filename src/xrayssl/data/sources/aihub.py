@@ -15,7 +15,8 @@ Abnormal. Any of these folders may instead be a zip archive of the same name plu
 A category folder is ``<prefix>_<nn>.<BodyPart>_<Condition>`` (or ``<BodyPart>_<Condition>``);
 the part after the prefix pairs an image folder with its label folder. Five body parts
 (ChestPA, Mammography, PNS, Facial_bone, Foot) and conditions Normal, Abnormal or a named
-disease (Flat_Foot, Hallux_Valgus, Plantar, Haziness, ...).
+disease (Flat_Foot, Hallux_Valgus, Plantar, Haziness, ...). How the release names things is
+:mod:`.aihub_names`; this module pairs the images with their label JSONs.
 
 * label: 0 for Normal, 1 for any other condition (the same direction as MURA's 1 = abnormal);
   the condition itself is kept on the record for per-condition metrics.
@@ -37,8 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -49,64 +48,22 @@ from typing import Any
 from xrayssl.data.checks import DataWarning
 from xrayssl.data.io import IMAGE_SUFFIXES, ZIP_MARK
 from xrayssl.data.records import Record
+from xrayssl.data.sources.aihub_names import (
+    BODY_PARTS,
+    GENERIC_CONDITIONS,
+    IMAGES_DIR,
+    LABELS_DIR,
+    NORMAL,
+    SPLIT_DIRS,
+    Category,
+    nfc,
+    parse_category,
+)
 from xrayssl.data.sources.layout import SOURCES, Scanned, SourceLayout
 from xrayssl.errors import XraySSLError
 
 SOURCE = "aihub"
-IMAGES_DIR = "01.원천데이터"  # "source data"
-LABELS_DIR = "02.라벨링데이터"  # "labelling data"
-# The release says Training/Validation; the seed study's reorganised copy says Train.
-SPLIT_DIRS = {"Training": "train", "Train": "train", "Validation": "valid"}
-# Folder spelling -> body part name on the records (lower case, like MURA's).
-BODY_PARTS = {
-    "ChestPA": "chestpa",
-    "Mammography": "mammography",
-    "PNS": "pns",
-    "Facial_bone": "facial_bone",
-    "Foot": "foot",
-}
-NORMAL = "normal"
-GENERIC_CONDITIONS = {"normal", "abnormal"}  # a folder that names no disease
-# ``TS_01.ChestPA_Normal`` (the release) or ``ChestPA_Normal`` (the seed study's copy).
-_CATEGORY = re.compile(r"^(?:(?P<prefix>[A-Za-z]+)_(?P<number>\d+)\.)?(?P<rest>[^.].*)$")
 _SEARCH_DEPTH = 3  # how far below the given folder the Training/Validation folders may sit
-
-
-def nfc(text: str) -> str:
-    """Korean names copied through macOS arrive decomposed (NFD); compare them composed."""
-    return unicodedata.normalize("NFC", text)
-
-
-@dataclass(frozen=True)
-class Category:
-    """``VS_05.Foot_Hallux_Valgus`` -> key ``05.Foot_Hallux_Valgus``, foot, Hallux_Valgus."""
-
-    key: str
-    body_part: str
-    condition: str
-
-    @property
-    def label(self) -> int:
-        return 0 if self.condition.lower() == NORMAL else 1
-
-
-def parse_category(name: str) -> Category | None:
-    """The category a folder (or ``.zip``) name states; None if it is not one."""
-    stem = nfc(name)
-    if stem.lower().endswith(".zip"):
-        stem = stem[: -len(".zip")]
-    match = _CATEGORY.match(stem)
-    if match is None:
-        return None
-    rest = match["rest"].replace(" ", "_")  # "Facial bone" is spelled both ways
-    for folder, part in sorted(BODY_PARTS.items(), key=lambda item: -len(item[0])):
-        if rest.lower().startswith(folder.lower() + "_") and len(rest) > len(folder) + 1:
-            condition = rest[len(folder) + 1:]
-            key = f"{folder}_{condition}"
-            if match["number"] is not None:
-                key = f"{match['number']}.{key}"
-            return Category(key=key, body_part=part, condition=condition)
-    return None
 
 
 @dataclass
