@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit, log1p
+from scipy.special import expit
 
 Vector = np.ndarray
 # Conjugate-gradient steps of one Newton step after which the preconditioner is formed again:
@@ -43,7 +43,8 @@ class LogisticPath:
                  tol: float = 1e-8, max_newton: int = 100, max_cg: int = 200) -> None:
         n = len(y)
         self.xa = np.hstack([np.asarray(x, dtype=np.float64), np.ones((n, 1))])  # (N, D+1)
-        self.t = np.where(np.asarray(y) == 1, 1.0, -1.0)  # (N,)
+        self.y = (np.asarray(y) == 1).astype(np.float64)  # (N,) 0/1
+        self.t = 2.0 * self.y - 1.0  # (N,) -1/+1
         self.s = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         self.reg = np.ones(self.xa.shape[1])
         self.reg[-1] = 0.0  # the intercept is not penalised
@@ -56,10 +57,7 @@ class LogisticPath:
         self.refreshes = 0
 
     def objective(self, theta: Vector, c: float) -> float:
-        margins = self.t * (self.xa @ theta)
-        # log(1 + exp(-m)) without overflow
-        loss = np.where(margins > 0, log1p(np.exp(-np.abs(margins))),
-                        -margins + log1p(np.exp(-np.abs(margins))))
+        loss = np.logaddexp(0.0, -self.t * (self.xa @ theta))  # log(1 + exp(-margin)), stable
         return float(c * np.dot(self.s, loss) + 0.5 * np.dot(self.reg * theta, theta))
 
     def curvature(self, theta: Vector) -> np.ndarray:
@@ -70,33 +68,27 @@ class LogisticPath:
         gram: np.ndarray = (self.xa32 * weights[:, None]).T @ self.xa32
         return gram
 
+    def preconditioner(self, c: float, at: Vector) -> np.ndarray:
+        """The inverse of the exact Hessian at ``at``, in float32. An explicit inverse (numpy's
+        BLAS, like every other product here): SciPy's triangular solves run on a second BLAS
+        whose threads fight numpy's for the cores, which made each step several times slower
+        on two cores."""
+        self.refreshes += 1
+        shift = np.diag((self.reg + 1e-6).astype(np.float32))
+        inverse: np.ndarray = np.linalg.inv(np.float32(c) * self.curvature(at) + shift)
+        return inverse
+
     def fit(self, c: float) -> tuple[np.ndarray, float]:
         theta = self.theta.copy()
         # The preconditioner: the exact Hessian at the warm start (the previous C's probe),
-        # factored once; refreshed when conjugate gradients need many steps (the curvature
+        # formed once; formed again when conjugate gradients need many steps (the curvature
         # moved: large C on nearly separable data).
-        state: dict[str, object] = {}
-
-        def refresh(at: Vector) -> None:
-            shift = np.diag((self.reg + 1e-6).astype(np.float32))
-            # An explicit inverse (numpy's BLAS, like every other product here): SciPy's
-            # triangular solves run on a second BLAS whose threads fight numpy's for the
-            # cores, which made each step several times slower on two cores.
-            state["inverse"] = np.linalg.inv(np.float32(c) * self.curvature(at) + shift)
-            self.refreshes += 1
-
-        def precondition(r: Vector) -> Vector:
-            inverse = state["inverse"]
-            assert isinstance(inverse, np.ndarray)
-            return np.asarray(inverse @ r.astype(np.float32), dtype=np.float64)
-
-        refresh(theta)
+        inverse = self.preconditioner(c, theta)
         scale = max(1.0, c * float(self.s.sum()))  # the size of the loss term's gradient
         for _ in range(self.max_newton):
             z = self.xa @ theta
             p = expit(z)  # P(abnormal)
-            y01 = (self.t + 1.0) / 2.0
-            grad = c * (self.xa.T @ (self.s * (p - y01))) + self.reg * theta
+            grad = c * (self.xa.T @ (self.s * (p - self.y))) + self.reg * theta
             if np.max(np.abs(grad)) <= self.tol * scale:
                 break
             h = (c * self.s * p * (1.0 - p)).astype(np.float32)  # (N,)
@@ -109,17 +101,21 @@ class LogisticPath:
                 return out
 
             before = self.cg_steps
-            step = self._cg(hessian_times, -grad, precondition)
+            step = self._cg(hessian_times, -grad, inverse)
             theta = self._line_search(theta, step, grad, c)
             self.newton_steps += 1
             if self.cg_steps - before > REFRESH_AFTER:
-                refresh(theta)
+                inverse = self.preconditioner(c, theta)
         self.theta = theta
         return theta[:-1].copy(), float(theta[-1])
 
-    def _cg(self, apply: Callable[[Vector], Vector], b: Vector,
-            precondition: Callable[[Vector], Vector]) -> Vector:
-        """Preconditioned conjugate gradients for ``apply(x) = b`` (``apply`` is SPD)."""
+    def _cg(self, apply: Callable[[Vector], Vector], b: Vector, inverse: np.ndarray) -> Vector:
+        """Conjugate gradients for ``apply(x) = b`` (``apply`` is SPD), preconditioned by
+        ``inverse`` (an approximate inverse of ``apply``)."""
+
+        def precondition(r: Vector) -> Vector:
+            return np.asarray(inverse @ r.astype(np.float32), dtype=np.float64)
+
         x = np.zeros_like(b)
         r = b.copy()
         z = precondition(r)
