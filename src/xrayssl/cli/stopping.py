@@ -49,18 +49,19 @@ def stop_with_a_word(args: Sequence[str]) -> Iterator[None]:
     except ValueError:  # not the main thread (an embedding caller): leave signals alone
         yield
         return
+    stopped = f"stopped; {continue_hint(args)}"
     try:
         yield
         if received:  # typer answers KeyboardInterrupt with exit status 130, not an exception
-            raise Stopped(f"stopped; {continue_hint(args)}")
+            raise Stopped(stopped)
     except KeyboardInterrupt:
-        raise Stopped(f"stopped; {continue_hint(args)}") from None
+        raise Stopped(stopped) from None
     except (SystemExit, click_exceptions.Abort):
         # Lightning answers a KeyboardInterrupt inside fit with sys.exit(1) after its teardown;
         # click turns one into Abort.
         if not received:
             raise
-        raise Stopped(f"stopped; {continue_hint(args)}") from None
+        raise Stopped(stopped) from None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -18,12 +18,12 @@ from xrayssl.errors import XraySSLError
 
 
 def stem_of(record: Record) -> str:
-    return Path(record.path.split("#", 1)[0] if "#" in record.path else record.path).stem
+    return Path(record.path.split("#", 1)[0]).stem  # an array source's "file.npz#key/i"
 
 
 def with_patient_pattern(records: Sequence[Record], pattern: str) -> list[Record]:
-    """Each record's patient (and study, when it was the file) from ``pattern`` searched in its
-    file stem: the first group when the pattern has one, else the whole match."""
+    """Each record's patient from ``pattern`` searched in its file stem: the first group when
+    the pattern has one, else the whole match."""
     try:
         compiled = re.compile(pattern)
     except re.error as err:
