@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from xrayssl.data.cache import PreparedCache
 from xrayssl.errors import XraySSLError
-from xrayssl.explain.study import TrialRef, explain_study
+from xrayssl.explain.study import BEST_AND_WORST, TrialRef, explain_study
 from xrayssl.findings.collect import collect
 from xrayssl.findings.model import StudyResults
 from xrayssl.findings.run_result import RunResult
@@ -49,7 +49,7 @@ def sheet_order(results: StudyResults) -> tuple[list[RunResult], str]:
     (best seed outermost), the others between; without an answer, best to worst."""
     ranked = results.ranked()
     if results.answer is None:
-        return ranked, "the best and the worst trial of each method"
+        return ranked, BEST_AND_WORST
     chosen = {s.method: set(s.folders) for s in results.answer.selected if s.body_part is None}
     ordered: list[RunResult] = []
     for method in dict.fromkeys(t.method for t in ranked):

@@ -21,6 +21,9 @@ from xrayssl.errors import XraySSLError
 from xrayssl.explain.run import ExplainSummary, ModelToExplain, explain_models, load_model
 from xrayssl.runs.folder import RunFolder, StudyFolder
 
+# What the sheet shows when the trials come ranked best first.
+BEST_AND_WORST = "the best and the worst trial of each method"
+
 
 @dataclass(frozen=True)
 class TrialRef:
@@ -62,7 +65,7 @@ def explain_trials(
     max_images: int = 64,
     device: str | torch.device | None = None,
     progress: Callable[[str], None] | None = None,
-    sheet_note: str = "the best and the worst trial of each method",
+    sheet_note: str = BEST_AND_WORST,
 ) -> ExplainSummary | None:
     """Explain every trial that kept its encoder and probe; None if none did."""
     usable = explainable(trials)
@@ -95,7 +98,7 @@ def explained_runs(study_dir: Path) -> set[str] | None:
 
 def explain_study(study_dir: Path, trials: Sequence[TrialRef], cache: PreparedCache, *,
                   per_kind: int = 2, progress: Callable[[str], None] | None = None,
-                  sheet_note: str = "the best and the worst trial of each method") -> bool:
+                  sheet_note: str = BEST_AND_WORST) -> bool:
     """Explain ``trials`` (best first) into the study's Grad-CAM folder when its record does
     not cover exactly the explainable ones; True when Grad-CAM ran."""
     if {t.run for t in explainable(trials)} == explained_runs(study_dir):
